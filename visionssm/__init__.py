@@ -1,0 +1,8 @@
+"""visionssm: vision state-space-model backbones, scan strategies and dense-prediction models."""
+from . import _source_checkout
+
+__version__ = "0.1.0"
+
+_source_checkout.install()
+
+from . import models  # noqa: E402,F401  (registers the backbones with timm)

@@ -1,0 +1,4 @@
+"""Building blocks shared by every backbone family."""
+from .ssm import DirectionalSSM, resolve_dt_rank
+
+__all__ = ["DirectionalSSM", "resolve_dt_rank"]
