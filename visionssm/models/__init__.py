@@ -1,5 +1,6 @@
 """Backbone families, registered with timm on import (``import visionssm`` is enough)."""
 import importlib
+from typing import List
 
 import timm
 
@@ -13,4 +14,15 @@ for _family in FAMILIES:
         if _e.name != f"{__name__}.{_family}":
             raise
 
-_ours = {n for n in timm.list_models() if n not in _timm_before}
+
+def registered_model_names() -> List[str]:
+    """timm names that visionssm registered (sorted)."""
+    names = set()
+    for family in FAMILIES:
+        names |= set(timm.list_models(module=family))
+    return sorted(names)
+
+
+_clashes = set(registered_model_names()) & _timm_before
+if _clashes:  # a timm release added a model with one of our names: ours would silently replace it
+    raise ImportError(f"visionssm model names clash with timm's own models: {sorted(_clashes)}; rename ours.")
