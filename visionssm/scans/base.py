@@ -4,10 +4,19 @@ A strategy turns a (B, C, H, W) map into K token sequences, lets a per-direction
 them, and merges the K outputs back into (B, C, H, W). Permutation strategies only describe their
 orders (``build_orders``); gathering and merging are shared here and never loop over tokens.
 """
-from typing import Dict, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 from torch import nn
+
+
+class _OrderIndex(NamedTuple):
+    """Everything derived from one (H, W, device) order tensor, built once (no per-call device syncs)."""
+
+    orders: torch.Tensor  # (K, L) raster indices, -1 = padding
+    gather: torch.Tensor  # (K·L,) raster indices with padding → H·W (a zero slot appended to the map)
+    inverse: torch.Tensor  # (K, H·W) step of each pixel per direction; L (a zero slot) where never visited
+    has_padding: bool
 
 
 class ScanStrategy(nn.Module):
@@ -29,6 +38,7 @@ class ScanStrategy(nn.Module):
     def __init__(self):
         super().__init__()
         self._order_cache: Dict[Tuple[int, int, str], torch.Tensor] = {}
+        self._index_cache: Dict[Tuple[int, int, str], _OrderIndex] = {}
 
     # -- orders -------------------------------------------------------------------------------
     def build_orders(self, H: int, W: int) -> torch.Tensor:
@@ -45,29 +55,73 @@ class ScanStrategy(nn.Module):
             self._order_cache[key] = orders
         return orders
 
+    def segment_lengths(self, H: int, W: int) -> Optional[List[int]]:
+        """Length of the independent sequences each direction is cut into (None: one sequence per direction).
+
+        Only strategies that run many short scans (e.g. ``cascade``: one per row) return lengths; the
+        visualiser uses them so that it does not draw a path across sequence boundaries.
+        """
+        return None
+
+    def direction_grid(self, H: int, W: int, k: int) -> Tuple[int, int]:
+        """Grid (rows, cols) that direction k's raster indices refer to: (H, W) unless a strategy scans a
+        resized map (MSVMamba's half-resolution branch) and says so here."""
+        return H, W
+
+    def ssm_channels(self, d_inner: int) -> int:
+        """Channels per direction the layer must build its ``DirectionalSSM`` with (multi-head scans split them)."""
+        return d_inner
+
+    def _index(self, H: int, W: int, device) -> _OrderIndex:
+        device = torch.device(device or "cpu")
+        key = (H, W, str(device))
+        idx = self._index_cache.get(key)
+        if idx is None:
+            orders = self.token_orders(H, W, device)
+            K, L = orders.shape
+            cpu = orders.cpu()
+            valid = cpu >= 0
+            gather = torch.where(valid, cpu, torch.full_like(cpu, H * W))
+            inverse = torch.full((K, H * W), L, dtype=torch.long)
+            steps = torch.arange(L).expand(K, L)
+            rows = torch.arange(K).unsqueeze(1).expand(K, L)
+            inverse[rows[valid], cpu[valid]] = steps[valid]
+            idx = _OrderIndex(orders, gather.reshape(-1).to(device), inverse.to(device), bool((~valid).any()))
+            self._index_cache[key] = idx
+        return idx
+
     # -- gather / merge -------------------------------------------------------------------------
     def scan(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) → (B, K, C, L): tokens in each direction's order (padding reads zeros)."""
         Bsz, C, H, W = x.shape
-        orders = self.token_orders(H, W, x.device)
-        flat = x.flatten(2)
-        if bool((orders < 0).any()):
+        idx = self._index(H, W, x.device)
+        K, L = idx.orders.shape
+        flat = x.reshape(Bsz, C, H * W)
+        if idx.has_padding:
             flat = torch.cat([flat, flat.new_zeros(Bsz, C, 1)], dim=2)
-            orders = torch.where(orders < 0, torch.full_like(orders, H * W), orders)
-        return flat[:, :, orders].permute(0, 2, 1, 3)
+        return flat.index_select(2, idx.gather).view(Bsz, C, K, L).transpose(1, 2)
 
     def merge(self, y: torch.Tensor, H: int, W: int) -> torch.Tensor:
         """(B, K, C, L) → (B, C, H, W) by ``merge_mode``; padded steps are dropped."""
         Bsz, K, C, L = y.shape
-        orders = self.token_orders(H, W, y.device)
-        valid = orders >= 0
-        index = torch.where(valid, orders, torch.full_like(orders, H * W))  # padding lands in a dropped slot
-        out = y.new_zeros(Bsz, C, H * W + 1)
-        out.index_add_(2, index.reshape(-1), y.permute(0, 2, 1, 3).reshape(Bsz, C, K * L))
-        out = out[:, :, : H * W]
+        idx = self._index(H, W, y.device)
+        out = y.new_zeros(Bsz, C, H * W + int(idx.has_padding))
+        out.index_add_(2, idx.gather, y.transpose(1, 2).reshape(Bsz, C, K * L))
+        if idx.has_padding:
+            out = out[:, :, : H * W]
         if self.merge_mode == "mean":
             out = out / K
         return out.view(Bsz, C, H, W)
+
+    def unscan(self, y: torch.Tensor, H: int, W: int) -> torch.Tensor:
+        """(B, K, C, L) → (B, K, C, H·W): each direction put back in raster order, not merged.
+
+        For merges that weigh directions against each other (MHS-VM's gated fusion); pixels a direction
+        never visits read zero.
+        """
+        idx = self._index(H, W, y.device)
+        y = torch.cat([y, y.new_zeros(*y.shape[:3], 1)], dim=3)
+        return torch.take_along_dim(y, idx.inverse[None, :, None, :], dim=3)
 
     def forward(self, x: torch.Tensor, ssm: nn.Module) -> torch.Tensor:
         """Run ``ssm`` (a ``DirectionalSSM`` with K = ``num_directions``) along this strategy's orders."""

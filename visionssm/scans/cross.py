@@ -1,4 +1,8 @@
-"""VMamba SS2D cross-scan: row-major, column-major, and both reversed; merge = sum."""
+"""VMamba SS2D cross-scan and its other ``forward_type`` modes (``v051d`` unidirectional, ``v052d`` bidirectional).
+
+All three share VMamba's ``cross_scan_fn`` / ``cross_merge_fn`` (``scans=0/1/2``): K = 4 directions,
+merge = plain sum, no per-direction weights.
+"""
 import torch
 
 from .base import ScanStrategy
@@ -20,3 +24,24 @@ class CrossScan(ScanStrategy):
     def build_orders(self, H: int, W: int) -> torch.Tensor:
         rows_cols = raster_orders(H, W)
         return torch.cat([rows_cols, rows_cols.flip(-1)])
+
+
+@register_scan("unidirectional")
+class UnidirectionalScan(ScanStrategy):
+    """VMamba ``v051d`` (``scans=1``): four copies of row-major, each with its own parameters, summed."""
+
+    num_directions = 4
+
+    def build_orders(self, H: int, W: int) -> torch.Tensor:
+        return torch.arange(H * W).expand(4, H * W).clone()
+
+
+@register_scan("bidirectional_2d")
+class Bidirectional2DScan(ScanStrategy):
+    """VMamba ``v052d`` (``scans=2``): k0 = k1 = row-major, k2 = k3 = reversed row-major, summed."""
+
+    num_directions = 4
+
+    def build_orders(self, H: int, W: int) -> torch.Tensor:
+        row = torch.arange(H * W)
+        return torch.stack([row, row, row.flip(0), row.flip(0)])

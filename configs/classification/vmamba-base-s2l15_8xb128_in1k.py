@@ -1,0 +1,8 @@
+# VMamba v2 base: ImageNet-1k, 224x224.
+_base_ = [
+    '../_base_/models/timm_classifier.py',
+    '../_base_/datasets/imagenet_timm_224.py',
+    '../_base_/schedules/swin_adamw_300e_bs1024.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(model_name='vmamba_base_s2l15', drop_path_rate=0.6)

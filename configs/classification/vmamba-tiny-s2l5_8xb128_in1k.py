@@ -1,0 +1,8 @@
+# VMamba v2 tiny, d_state 2, 5 layers in stage 3: ImageNet-1k, 224x224.
+_base_ = [
+    '../_base_/models/timm_classifier.py',
+    '../_base_/datasets/imagenet_timm_224.py',
+    '../_base_/schedules/swin_adamw_300e_bs1024.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(model_name='vmamba_tiny_s2l5', drop_path_rate=0.2)

@@ -1,0 +1,3 @@
+_base_ = './_base_/upernet_visionssm_4xb4-160k_ade20k-512x512.py'
+model = dict(backbone=dict(model_name='vmamba_base_s2l15', drop_path_rate=0.5),
+             decode_head=dict(in_channels=[128, 256, 512, 1024]), auxiliary_head=dict(in_channels=512))

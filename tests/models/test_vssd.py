@@ -1,0 +1,101 @@
+"""VSSD: official parity (logits and stage features), any input size, timm API, NC-SSD from the registry."""
+import json
+
+import pytest
+import timm
+import torch
+
+import visionssm  # noqa: F401  (registers the models)
+from visionssm.convert import from_official
+from visionssm.models import vssd
+from visionssm.scans.ncssd import NonCausalSSD
+
+SMALL = {"embed_dim": 16, "depths": (1, 1, 1, 1), "d_state": 8}
+
+
+@pytest.fixture(scope="module")
+def official(fixtures_dir):
+    d = fixtures_dir / "vssd"
+    cfg = json.loads((d / "config.json").read_text())
+    model = from_official(cfg["family"], cfg["official_kwargs"], str(d / "checkpoint.pth")).eval()
+    load = lambda name: torch.load(d / name, weights_only=True)  # noqa: E731
+    return cfg, model, load("input.pt"), load("logits.pt"), load("features.pt"), d
+
+
+def test_official_parity(official):
+    cfg, model, x, logits, features, _ = official
+    assert sum(p.numel() for p in model.parameters()) == cfg["num_params"]
+    with torch.no_grad():
+        out = model(x)
+        final, stages = model.forward_intermediates(x)
+    assert torch.allclose(out, logits, atol=1e-4, rtol=1e-4), (out - logits).abs().max()
+    assert len(stages) == len(features) == 4
+    for got, want in zip(stages, features):
+        assert got.shape == want.shape
+        assert torch.allclose(got, want, atol=1e-4, rtol=1e-4), (got - want).abs().max()
+
+
+def test_timm_pretrained_file_route(official):
+    cfg, _, x, logits, _, d = official
+    kw = vssd.kwargs_from_official(cfg["official_kwargs"])
+    model = timm.create_model("vssd_micro", pretrained=True,
+                              pretrained_cfg_overlay={"file": str(d / "checkpoint.pth"), "num_classes": 10}, **kw).eval()
+    with torch.no_grad():
+        assert torch.allclose(model(x), logits, atol=1e-4, rtol=1e-4)
+
+
+def test_mixer_is_ncssd_from_registry(official):
+    mixer = official[1].stages[0].blocks[0].mixer
+    assert isinstance(mixer.op, NonCausalSSD) and mixer.op.positive_dA
+    with pytest.raises(ValueError, match="'mixer'"):
+        timm.create_model("vssd_tiny", scan="cross", **SMALL)
+
+
+@pytest.mark.parametrize("size", [(72, 104), (50, 33), (96, 96)])
+def test_any_input_size(official, size):
+    """Maps follow the conv arithmetic ceil(H / 2) per stride-2 conv, so sides need not divide by 32."""
+    model = official[1]
+    features = timm.create_model("vssd_micro", features_only=True, **SMALL).eval()
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, *size))
+        maps = features(torch.randn(1, 3, *size))
+    assert out.shape == (1, 10) and torch.isfinite(out).all()
+    for i, f in enumerate(maps):
+        h, w = size
+        for _ in range(i + 2):
+            h, w = (h + 1) // 2, (w + 1) // 2
+        assert f.shape[-2:] == (h, w)
+    assert features.feature_info.reduction() == [4, 8, 16, 32]
+    assert features.feature_info.channels() == [16, 32, 64, 128]
+
+
+def test_mismatched_checkpoint_names_keys_and_variant(official):
+    cfg, _, _, _, _, d = official
+    wrong = dict(cfg["official_kwargs"], depths=[1, 1, 1, 1])
+    with pytest.raises(RuntimeError, match=r"unexpected keys, first: \['stages\.2\.blocks\.1\.") as e:
+        from_official("vssd", wrong, str(d / "checkpoint.pth"))
+    assert "looks like" in str(e.value) and "depths [1, 1, 2, 1]" in str(e.value)
+    with pytest.raises(NotImplementedError, match="linear_attn_duality"):
+        vssd.kwargs_from_official(dict(cfg["official_kwargs"], linear_attn_duality=False))
+
+
+@pytest.mark.parametrize("name", sorted(vssd.SMALL_TEST_CONFIGS))
+def test_published_param_counts(name):
+    with torch.device("meta"):
+        model = timm.create_model(name)
+    millions = sum(p.numel() for p in model.parameters()) / 1e6
+    assert abs(millions - vssd.PUBLISHED_PARAMS[name]) < 0.5, millions  # README rounds to whole millions
+
+
+def test_api():
+    model = timm.create_model("vssd_tiny", num_classes=3, **SMALL).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        feats = model.forward_features(x)
+        assert feats.shape == (2, 128, 2, 2)
+        assert torch.allclose(model.forward_head(feats, pre_logits=True), feats.mean((2, 3)))
+        model.reset_classifier(0, "")
+        assert model(x).shape == (2, 128, 2, 2)
+    assert {"stages.0.blocks.0.mixer.A_log", "stages.0.blocks.0.mixer.D", "stages.2.blocks.0.mixer.dt_bias"} \
+        <= model.no_weight_decay()
+    assert model.get_classifier() is model.head.fc

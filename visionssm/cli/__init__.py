@@ -1,0 +1,1 @@
+"""Command-line entry points (``visionssm`` console command, ``tools/*.py`` wrappers)."""

@@ -1,0 +1,333 @@
+"""MSVMamba: Multi-Scale VMamba, hierarchy in hierarchy (Shi, Dong, Xu, 2024).
+
+Paper: https://arxiv.org/abs/2405.14174 — official code: https://github.com/YuHengsss/MSVMamba (master branch,
+the released Nano / Micro / Tiny models; branch ``v2`` is the different MSVMambav3).
+
+Every block is ``x + SS2D(LN x)`` then ``x + ConvFFN(LN x)``; the SS2D uses the ``multiscale`` (MS2D) scan: one
+full-resolution row scan plus three orders of a stride-2 map in one sequence, an SE gate on the merged output, and
+d_state 1. The body runs channels-last like the official code; features come out NCHW. Official checkpoints load
+through ``checkpoint_filter_fn`` or ``visionssm.convert.from_official('msvmamba', ...)`` and reproduce the official
+logits (tests/models/test_msvmamba.py).
+"""
+import re
+from typing import Dict, Mapping, Optional, Sequence, Union
+
+import torch
+from timm.layers import DropPath
+from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from torch import nn
+
+from visionssm.convert import register_family, unwrap_state_dict
+from visionssm.convert.registry import FamilyConverter
+from visionssm.layers import SS2D
+
+from .efficient_vmamba import (
+    HierarchicalSSM,
+    PatchMerging,
+    Stage,
+    Stem,
+    _dims,
+    _drop_path_rates,
+    _ssm_key,
+    convert_common_key,
+    init_weights,
+)
+
+__all__ = ["MSVMamba", "MultiScaleSS2D", "checkpoint_filter_fn"]
+
+
+class SqueezeExciteCL(nn.Module):
+    """SE on a channels-last map: spatial mean → Linear (no bias) → ReLU → Linear (no bias) → sigmoid · x."""
+
+    def __init__(self, channels: int, reduction: int = 8):
+        super().__init__()
+        self.reduce = nn.Linear(channels, channels // reduction, bias=False)
+        self.act = nn.ReLU(inplace=True)
+        self.expand = nn.Linear(channels // reduction, channels, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(self.expand(self.act(self.reduce(x.mean(dim=(1, 2), keepdim=True)))))
+
+
+class MultiScaleSS2D(SS2D):
+    """SS2D (channels-last) with the two hooks MSVMamba needs around its scan, plus an SE gate.
+
+    A strategy with ``wants_raw_input`` also gets the pre-conv activation (MS2D's half-resolution branch convolves
+    it, not the 3×3-conv output), and one with ``applies_out_norm`` layer-normalises each of its branches before
+    combining them (the official order). ``se`` gates the normalised output before ``· SiLU(z)``.
+    """
+
+    def __init__(self, dim: int, se: Optional[nn.Module] = None, **kwargs):
+        super().__init__(dim, **kwargs)
+        if self.channels_first or self.gate != "silu":
+            raise ValueError("MultiScaleSS2D is the channels-last, SiLU-gated SS2D of MSVMamba")
+        self.se = se if se is not None else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x, z = self.in_proj(x).chunk(2, dim=-1)
+        z = self.act(z)
+        raw = x.permute(0, 3, 1, 2)
+        x = self.act(self.conv(raw))
+        hooks = {}
+        if getattr(self.scan, "wants_raw_input", False):
+            hooks["raw"] = raw
+        if getattr(self.scan, "applies_out_norm", False):
+            hooks["norm"] = self.out_norm
+        y = self.scan(x, self.ssm, **hooks).permute(0, 2, 3, 1)
+        if "norm" not in hooks:
+            y = self.out_norm(y)
+        return self.dropout(self.out_proj(self.se(y.to(z.dtype)) * z))
+
+
+class ConvFFN(nn.Module):
+    """1×1 conv (C → rC) → x + DW3×3(x) → GELU → 1×1 conv (rC → C), on NCHW."""
+
+    def __init__(self, dim: int, expansion: int = 2, drop: float = 0.0):
+        super().__init__()
+        hidden = dim * expansion
+        self.fc1 = nn.Conv2d(dim, hidden, 1)
+        self.dwconv = nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Conv2d(hidden, dim, 1)
+        self.drop = nn.Dropout(drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.drop(self.fc1(x))
+        x = self.act(x + self.dwconv(x))
+        return self.drop(self.fc2(x))
+
+
+class MSVSSBlock(nn.Module):
+    """x + drop_path(SS2D(LN x)); x + drop_path(ConvFFN(LN x)) (channels-last in and out)."""
+
+    def __init__(self, dim: int, drop_path: float = 0.0, ssm_ratio: float = 2.0, add_se: bool = True,
+                 conv_ffn: bool = True, ffn_expansion: int = 2, ffn_drop: float = 0.0, **mixer_kwargs):
+        super().__init__()
+        d_inner = int(ssm_ratio * dim)
+        self.norm = nn.LayerNorm(dim)
+        self.mixer = MultiScaleSS2D(dim, se=SqueezeExciteCL(d_inner, 8) if add_se else None, ssm_ratio=ssm_ratio,
+                                    **mixer_kwargs)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.norm2 = nn.LayerNorm(dim) if conv_ffn else None
+        self.ffn = ConvFFN(dim, ffn_expansion, ffn_drop) if conv_ffn else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop_path(self.mixer(self.norm(x)))
+        if self.ffn is not None:
+            x = x + self.drop_path(self.ffn(self.norm2(x).permute(0, 3, 1, 2)).permute(0, 2, 3, 1))
+        return x
+
+
+class MSVMamba(HierarchicalSSM):
+    """MSVMamba classifier / backbone.
+
+    Args:
+        depths: blocks per stage. dims: int (doubled per stage, official) or per-stage list.
+        d_state, ssm_ratio, dt_rank, ssm_conv, ssm_conv_bias: SS2D hyper-parameters (released: 1, 2, auto, 3, True).
+        scan: strategy of every stage (default ``multiscale``, the official MS2D), or one name per stage
+            (the official ``ms_stage`` option: stages outside it use ``cross``).
+        add_se: SE gate (reduction 8) on the merged SSM output. conv_ffn: ConvFFN after each SS2D (expansion 2).
+        ssm_backend: selective-scan backend ("auto", "ref", "torch", "triton").
+    """
+
+    def __init__(self, in_chans: int = 3, num_classes: int = 1000, global_pool: str = "avg",
+                 depths: Sequence[int] = (1, 2, 5, 2), dims: Union[int, Sequence[int]] = 48, d_state: int = 1,
+                 ssm_ratio: float = 2.0, dt_rank: Union[int, str] = "auto", ssm_conv: int = 3,
+                 ssm_conv_bias: bool = True, scan: Union[str, Sequence[str]] = "multiscale", add_se: bool = True,
+                 conv_ffn: bool = True, ffn_drop: float = 0.0, patch_size: int = 4, patch_norm: bool = True,
+                 drop_rate: float = 0.0, drop_path_rate: float = 0.2, ssm_backend: str = "auto"):
+        super().__init__()
+        dims = _dims(dims, len(depths))
+        scans = [scan] * len(depths) if isinstance(scan, str) else list(scan)
+        if len(scans) != len(depths):
+            raise ValueError(f"scan lists {len(scans)} strategies for {len(depths)} stages")
+        self._init_contract(dims, num_classes, in_chans, global_pool, drop_rate)
+        self.stem = Stem(in_chans, dims[0], patch_size, patch_norm)
+        dpr = _drop_path_rates(drop_path_rate, sum(depths))
+        stages = []
+        for i, dim in enumerate(dims):
+            rates = dpr[sum(depths[:i]):sum(depths[:i + 1])]
+            blocks = [MSVSSBlock(dim, r, ssm_ratio, add_se, conv_ffn, ffn_drop=ffn_drop, d_state=d_state,
+                                 dt_rank=dt_rank, d_conv=ssm_conv, conv_bias=ssm_conv_bias, scan=scans[i],
+                                 backend=ssm_backend) for r in rates]
+            stages.append(Stage(blocks, PatchMerging(dims[i - 1], dim) if i > 0 else None))
+        self.stages = nn.Sequential(*stages)
+        self.apply(init_weights)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Official checkpoints
+# ----------------------------------------------------------------------------------------------------------------
+_MSV_BLOCK_RENAMES = (
+    (".op.conv2d_b1.", ".mixer.scan.conv."),
+    (".op.conv2d.", ".mixer.conv."),
+    (".op.se.fc.0.", ".mixer.se.reduce."),
+    (".op.se.fc.2.", ".mixer.se.expand."),
+    (".op.", ".mixer."),
+    (".convFFN.linear1.", ".ffn.fc1."),
+    (".convFFN.linear2.", ".ffn.fc2."),
+    (".convFFN.dwc.", ".ffn.dwconv."),
+)
+
+
+def checkpoint_filter_fn(state_dict: Mapping, model: Optional[nn.Module] = None) -> Dict[str, torch.Tensor]:
+    """Official MSVMamba (master) checkpoints (``{'model'}``, ``module.`` prefixes, plain) → ours."""
+    state_dict = unwrap_state_dict(state_dict)
+    if any(k.startswith(("stem.", "stages.")) for k in state_dict):
+        return dict(state_dict)
+    out = {}
+    for k, v in state_dict.items():
+        if k.startswith("outnorm"):  # Backbone_VSSM's detection norms: no counterpart in a classifier
+            continue
+        new = convert_common_key(k)
+        if new is None:
+            m = re.match(r"layers\.(\d+)\.downsample\.(.*)", k)
+            if m:
+                new = f"stages.{int(m.group(1)) + 1}.downsample.{m.group(2)}"
+        if new is None:
+            m = re.match(r"layers\.(\d+)\.blocks\.(\d+)\.(.*)", k)
+            if m:
+                new = f"stages.{m.group(1)}.blocks.{m.group(2)}.{m.group(3)}"
+                for a, b in _MSV_BLOCK_RENAMES:
+                    if a in new:
+                        new = new.replace(a, b, 1)
+                        break
+                new = _ssm_key(new)
+        out[new if new is not None else k] = v
+    return out
+
+
+_VARIANTS = {
+    "msvmamba_nano": {"depths": (1, 2, 5, 2), "dims": 48},
+    "msvmamba_micro": {"depths": (1, 2, 5, 2), "dims": 64},
+    "msvmamba_tiny": {"depths": (1, 2, 9, 2), "dims": 96},
+}
+
+
+def guess_variant(state_dict: Mapping) -> str:
+    """Name the released variant an (official or converted) state dict looks like."""
+    sd = checkpoint_filter_fn(state_dict)
+    dim = sd["stem.conv.weight"].shape[0] if "stem.conv.weight" in sd else None
+    depths = []
+    for i in range(4):
+        idx = {int(m.group(1)) for k in sd for m in [re.match(rf"stages\.{i}\.blocks\.(\d+)\.", k)] if m}
+        depths.append(max(idx) + 1 if idx else 0)
+    for name, cfg in _VARIANTS.items():
+        if cfg["dims"] == dim and list(cfg["depths"]) == depths:
+            return name
+    return f"no released variant (dims={dim}, depths={depths})"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# timm registration
+# ----------------------------------------------------------------------------------------------------------------
+# Published parameter counts (millions): the comments of the official configs
+# classification/configs/ms_vssm/vssm_{nano,micro,tiny}_224_ms.yaml ("ms version: 6.86M / 11.88M / 33.08M");
+# README table: 7M / 12M / 33M.
+PUBLISHED_PARAMS = {"msvmamba_nano": 6.86, "msvmamba_micro": 11.88, "msvmamba_tiny": 33.08}
+
+# Same architecture (multiscale SS2D + SE + ConvFFN in every stage), shrunk for the CPU invariant tests.
+SMALL_TEST_CONFIGS = {name: {"depths": (1, 1, 1, 1), "dims": 8} for name in _VARIANTS}
+
+_DRIVE = {
+    "msvmamba_nano": "https://drive.google.com/drive/folders/1J41w3ApitQhp2O3wHmJoOs4U032uqebK",
+    "msvmamba_micro": "https://drive.google.com/drive/folders/1jfl2GmuKcUB8sPwRlyHK_wT0MjqgljYk",
+    "msvmamba_tiny": "https://drive.google.com/drive/folders/1ddNWk89ohcxxMuVEaJ2Y5A6xeBKgA7lU",
+}
+
+
+def _cfg(variant: str, **kwargs) -> Dict:
+    return {
+        "url": "", "num_classes": 1000, "input_size": (3, 224, 224), "pool_size": (7, 7), "crop_pct": 0.875,
+        "interpolation": "bicubic", "mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225),
+        "first_conv": "stem.conv", "classifier": "head.fc", "license": "unknown",
+        "paper_ids": "arXiv:2405.14174", "paper_name": "Multi-Scale VMamba: Hierarchy in Hierarchy Visual State "
+                                                      "Space Model",
+        "origin_url": _DRIVE[variant],
+        "notes": ("official weights are a Google-Drive folder (no direct URL): download the .pth and load it with "
+                  "pretrained=True, pretrained_cfg_overlay=dict(file=path); the official repository has no "
+                  "LICENSE file",),
+        **kwargs,
+    }
+
+
+default_cfgs = generate_default_cfgs({f"{name}.in1k": _cfg(name) for name in _VARIANTS})
+
+
+def _create(variant: str, pretrained: bool = False, **kwargs) -> MSVMamba:
+    out_indices = kwargs.pop("out_indices", (0, 1, 2, 3))
+    return build_model_with_cfg(
+        MSVMamba, variant, pretrained, pretrained_filter_fn=checkpoint_filter_fn,
+        feature_cfg={"out_indices": out_indices, "feature_cls": "getter"}, **kwargs)
+
+
+@register_model
+def msvmamba_nano(pretrained: bool = False, **kwargs) -> MSVMamba:
+    """MSVMamba-Nano: 6.9M params, 0.9 GFLOPs, 77.3% IN-1k top-1."""
+    return _create("msvmamba_nano", pretrained, **dict(_VARIANTS["msvmamba_nano"], **kwargs))
+
+
+@register_model
+def msvmamba_micro(pretrained: bool = False, **kwargs) -> MSVMamba:
+    """MSVMamba-Micro: 11.9M params, 1.5 GFLOPs, 79.8% IN-1k top-1."""
+    return _create("msvmamba_micro", pretrained, **dict(_VARIANTS["msvmamba_micro"], **kwargs))
+
+
+@register_model
+def msvmamba_tiny(pretrained: bool = False, **kwargs) -> MSVMamba:
+    """MSVMamba-Tiny: 33.1M params, 4.6 GFLOPs, 82.8% IN-1k top-1."""
+    return _create("msvmamba_tiny", pretrained, **dict(_VARIANTS["msvmamba_tiny"], **kwargs))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# from_official('msvmamba', kwargs, checkpoint)
+# ----------------------------------------------------------------------------------------------------------------
+# official kwarg → the only value the released models use (anything else is a different architecture)
+_REQUIRED_OFFICIAL = {
+    "forward_type": "v2", "downsample_version": "v1", "patchembed_version": "v1", "norm_layer": "ln",
+    "ssm_act_layer": "silu", "mlp_act_layer": "gelu", "mlp_ratio": 0.0, "ssm_simple_init": False, "recurrent": False,
+    "inter_block_ssm": False, "continous_patch": False, "adaptive_merge": False, "add_conv": True, "b1_seq": False,
+    "ms_fusion": None, "lpu": False, "sep_norm": False, "ms_split": [1, 3],
+}
+_OFFICIAL_DEFAULTS = {"downsample_version": "v2", "mlp_ratio": 4.0}  # VSSM's own defaults where they differ
+# dropout-only (0 in eval) or without effect on the released path (the forward always interpolates bilinearly)
+_IGNORED_OFFICIAL = ("use_checkpoint", "ssm_drop_rate", "mlp_drop_rate", "grid_size", "multiscale_ratio",
+                     "multiscale_ksize", "b1_ratio", "ssm_rank_ratio", "up_sample")
+
+
+def build_from_official(kwargs: Mapping) -> MSVMamba:
+    """Official master-branch ``VSSM(**kwargs)`` → our model with the same architecture (weights random)."""
+    kw = dict(kwargs)
+    for name, value in _REQUIRED_OFFICIAL.items():
+        if name in kw or name in _OFFICIAL_DEFAULTS:
+            got = kw.pop(name, _OFFICIAL_DEFAULTS.get(name))
+            got = list(got) if isinstance(got, tuple) else got
+            if (got.lower() if isinstance(got, str) else got) != value:
+                raise NotImplementedError(f"MSVMamba: official {name}={got!r} is not supported; the released "
+                                          f"models use {name}={value!r}")
+    ratio = kw.get("ssm_ratio", 2.0)
+    if kw.get("ssm_rank_ratio", ratio) < ratio:
+        raise NotImplementedError("MSVMamba: low-rank SS2D (ssm_rank_ratio < ssm_ratio) is not supported")
+    for name in _IGNORED_OFFICIAL:
+        kw.pop(name, None)
+    depths = tuple(kw.pop("depths", (2, 2, 9, 2)))
+    sscore = kw.pop("sscore_type", "None")
+    if sscore not in ("multiscale_4scan_12", "None"):
+        raise NotImplementedError(f"MSVMamba: sscore_type={sscore!r} is not supported (released: multiscale_4scan_12)")
+    ms_stage = set(kw.pop("ms_stage", range(len(depths))))
+    scan = ["multiscale" if sscore != "None" and i in ms_stage else "cross" for i in range(len(depths))]
+    model = MSVMamba(
+        in_chans=kw.pop("in_chans", 3), num_classes=kw.pop("num_classes", 1000), depths=depths,
+        dims=kw.pop("dims", (96, 192, 384, 768)), d_state=kw.pop("ssm_d_state", 16),
+        ssm_ratio=kw.pop("ssm_ratio", 2.0), dt_rank=kw.pop("ssm_dt_rank", "auto"), ssm_conv=kw.pop("ssm_conv", 3),
+        ssm_conv_bias=kw.pop("ssm_conv_bias", True), scan=scan, add_se=kw.pop("add_se", False),
+        conv_ffn=kw.pop("convFFN", False), ffn_drop=kw.pop("ffn_dropout", 0.0),
+        patch_size=kw.pop("patch_size", 4), patch_norm=kw.pop("patch_norm", True),
+        drop_path_rate=kw.pop("drop_path_rate", 0.1))
+    if kw:
+        raise TypeError(f"unsupported official MSVMamba kwargs: {sorted(kw)}")
+    return model
+
+
+register_family(FamilyConverter(
+    family="msvmamba", build=build_from_official, convert=checkpoint_filter_fn, guess_variant=guess_variant))

@@ -1,0 +1,530 @@
+"""VMamba: Visual State Space Model, in timm style.
+
+Paper: "VMamba: Visual State Space Model", Liu et al., 2024 (arXiv:2401.10166).
+Original code: https://github.com/MzeroMiko/VMamba (MIT). Re-written for visionssm: the token mixer is the
+scan-agnostic ``visionssm.layers.SS2D`` (``scan=`` picks any registered strategy; the default ``cross`` is
+VMamba's), the recurrence is ``visionssm.kernels.selective_scan``.
+
+One class covers both released generations:
+- vanilla v0 (``vmamba_tiny/small/base``): patch stem (conv 4×4/4 + LN), SS2D with z gate (SiLU), d_state 16,
+  ssm_ratio 2, conv bias, no MLP, PatchMerging downsample, channels-last body;
+- v2 (``vmamba_{tiny_s1l8,small_s2l15,...}``): overlapping conv stem (two 3×3/2 convs), SS2D ``v05_noz``
+  (no z, conv without bias), d_state 1, MLP ratio 4, conv 3×3/2 downsample, channels-first (LN2d) body.
+Loading official checkpoints (``checkpoint_filter_fn``, ``from_official``) reproduces the official logits
+(tests/models/test_vmamba.py: fixtures from the official code, atol/rtol 1e-4).
+"""
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from timm.layers import ClassifierHead, DropPath, Mlp, trunc_normal_
+from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models._features import feature_take_indices
+from timm.models._manipulate import checkpoint_seq
+from torch import nn
+
+from visionssm.convert.common import unwrap_state_dict
+from visionssm.convert.registry import FamilyConverter, register_family
+from visionssm.convert.vmamba import (
+    check_loadable,
+    convert_vmamba_state_dict,
+    describe_official_state_dict,
+    official_generation,
+    official_kwargs_to_ours,
+)
+from visionssm.layers.norms import LayerNorm2d, channel_norm, nchw_to_nhwc, nhwc_to_nchw
+from visionssm.layers.ss2d import SS2D, ScanProvider
+from visionssm.scans import ScanStrategy
+
+__all__ = ["VMamba", "VSSBlock", "VMambaStage", "checkpoint_filter_fn"]
+
+_ACT_LAYERS = {"silu": nn.SiLU, "gelu": nn.GELU, "relu": nn.ReLU, "sigmoid": nn.Sigmoid}
+
+
+def _act(layer):
+    return _ACT_LAYERS[layer.lower()] if isinstance(layer, str) else layer
+
+
+class Stem(nn.Module):
+    """Patch embedding to stride ``patch_size``; output NCHW.
+
+    "patch" (v1): conv k=p, s=p → LN.  "overlap" (v2): conv 3×3/2 → LN → GELU → conv 3×3/2 → LN
+    (for patch_size p: stride p/2, kernel p/2 + 1).
+    """
+
+    def __init__(self, in_chans: int, dim: int, patch_size: int = 4, stem_type: str = "patch", norm: bool = True,
+                 norm_eps: float = 1e-5):
+        super().__init__()
+        self.stem_type = stem_type
+        if stem_type == "patch":
+            self.conv = nn.Conv2d(in_chans, dim, kernel_size=patch_size, stride=patch_size)
+            self.norm = LayerNorm2d(dim, eps=norm_eps) if norm else nn.Identity()
+        elif stem_type == "overlap":
+            stride = patch_size // 2
+            self.conv1 = nn.Conv2d(in_chans, dim // 2, kernel_size=stride + 1, stride=stride, padding=1)
+            self.norm1 = LayerNorm2d(dim // 2, eps=norm_eps) if norm else nn.Identity()
+            self.act = nn.GELU()
+            self.conv2 = nn.Conv2d(dim // 2, dim, kernel_size=stride + 1, stride=stride, padding=1)
+            self.norm2 = LayerNorm2d(dim, eps=norm_eps) if norm else nn.Identity()
+        else:
+            raise ValueError(f"stem_type must be 'patch' (v1) or 'overlap' (v2), got {stem_type!r}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stem_type == "patch":
+            return self.norm(self.conv(x))
+        return self.norm2(self.conv2(self.act(self.norm1(self.conv1(x)))))
+
+
+class PatchMerging(nn.Module):
+    """Swin/VMamba-v0 downsample: 2×2 neighbours concatenated [(0,0), (1,0), (0,1), (1,1)] → LN(4C) → Linear.
+
+    Odd sizes are zero-padded at the bottom/right first (as the official classification code does).
+    NCHW in and out.
+    """
+
+    def __init__(self, dim: int, out_dim: int, norm_eps: float = 1e-5):
+        super().__init__()
+        self.norm = nn.LayerNorm(4 * dim, eps=norm_eps)
+        self.reduction = nn.Linear(4 * dim, out_dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        H, W = x.shape[-2:]
+        x = nchw_to_nhwc(x)
+        if H % 2 or W % 2:
+            x = F.pad(x, (0, 0, 0, W % 2, 0, H % 2))
+        x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], dim=-1)
+        return nhwc_to_nchw(self.reduction(self.norm(x)))
+
+
+class ConvDownsample(nn.Module):
+    """VMamba-v2 downsample: conv (3×3/2 pad 1, "conv3" = v3; 2×2/2, "conv2" = v2) → LN2d. NCHW in and out."""
+
+    def __init__(self, dim: int, out_dim: int, kernel_size: int = 3, norm_eps: float = 1e-5):
+        super().__init__()
+        self.conv = nn.Conv2d(dim, out_dim, kernel_size=kernel_size, stride=2, padding=(kernel_size - 1) // 2)
+        self.norm = LayerNorm2d(out_dim, eps=norm_eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.conv(x))
+
+
+def _make_downsample(kind: str, dim: int, out_dim: int, norm_eps: float) -> nn.Module:
+    if kind == "merge":
+        return PatchMerging(dim, out_dim, norm_eps)
+    if kind in ("conv2", "conv3"):
+        return ConvDownsample(dim, out_dim, kernel_size=int(kind[-1]), norm_eps=norm_eps)
+    raise ValueError(f"downsample_type must be 'merge' (v1), 'conv2' (v2) or 'conv3' (v3), got {kind!r}")
+
+
+class VSSBlock(nn.Module):
+    """Pre-norm residual block: ``x + dp(SS2D(norm1(x)))``, then ``x + dp(Mlp(norm2(x)))`` if mlp_ratio > 0."""
+
+    def __init__(self, dim: int, channels_first: bool, drop_path: float = 0.0, mlp_ratio: float = 4.0,
+                 mlp_act_layer=nn.GELU, mlp_drop_rate: float = 0.0, norm_eps: float = 1e-5, **ss2d_kwargs):
+        super().__init__()
+        self.norm1 = channel_norm(dim, channels_first, eps=norm_eps)
+        self.mixer = SS2D(dim, channels_first=channels_first, norm_eps=norm_eps, **ss2d_kwargs)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.has_mlp = mlp_ratio > 0
+        if self.has_mlp:
+            self.norm2 = channel_norm(dim, channels_first, eps=norm_eps)
+            self.mlp = Mlp(dim, int(dim * mlp_ratio), act_layer=mlp_act_layer, drop=mlp_drop_rate,
+                           use_conv=channels_first)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop_path(self.mixer(self.norm1(x)))
+        if self.has_mlp:
+            x = x + self.drop_path(self.mlp(self.norm2(x)))
+        return x
+
+
+class VMambaStage(nn.Module):
+    """Optional downsample, then blocks. NCHW in and out; the blocks run NHWC when ``channels_first`` is False.
+
+    ``scans``: a ``ScanProvider`` giving each block its scan strategy for its inner width.
+    """
+
+    def __init__(self, in_dim: int, dim: int, depth: int, downsample: Optional[str], channels_first: bool,
+                 drop_path_rates: Sequence[float], scans, norm_eps: float = 1e-5, **block_kwargs):
+        super().__init__()
+        self.channels_first = channels_first
+        self.grad_checkpointing = False
+        self.downsample = _make_downsample(downsample, in_dim, dim, norm_eps) if downsample else nn.Identity()
+        self.blocks = nn.Sequential(*[
+            VSSBlock(dim, channels_first, drop_path=drop_path_rates[j], norm_eps=norm_eps,
+                     scan=scans(int(block_kwargs["ssm_ratio"] * dim)), **block_kwargs)
+            for j in range(depth)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.downsample(x)
+        if not self.channels_first:
+            x = nchw_to_nhwc(x)
+        if self.grad_checkpointing and not torch.jit.is_scripting():
+            x = checkpoint_seq(self.blocks, x)
+        else:
+            x = self.blocks(x)
+        if not self.channels_first:
+            x = nhwc_to_nchw(x)
+        return x
+
+
+class VMamba(nn.Module):
+    """VMamba backbone / classifier (vanilla v0 and v2 in one class).
+
+    Args:
+        in_chans, num_classes, global_pool, drop_rate: as timm.
+        depths, dims: blocks and channels per stage (an int ``dims`` doubles per stage, as VSSM).
+        patch_size: stem stride. stem_type: "patch" (v1) | "overlap" (v2).
+        downsample_type: "merge" (PatchMerging, v1) | "conv2" (v2) | "conv3" (v3).
+        channels_first: run blocks NCHW with LN2d and 1×1 convs (v2 ``ln2d``) or NHWC (v0 ``ln``). Stage
+            outputs and features are NCHW either way.
+        patch_norm: LN in the stem.
+        d_state, ssm_ratio, dt_rank, d_conv, conv_bias, gate, out_norm, ssm_act_layer, ssm_drop_rate: SS2D options.
+        scan, scan_kwargs: scan strategy (registered name or instance); default VMamba's "cross".
+        backend: selective-scan backend ("auto", "ref", "torch", "triton").
+        mlp_ratio, mlp_act_layer, mlp_drop_rate: block MLP (mlp_ratio 0 = no MLP, as v0).
+        drop_path_rate: stochastic depth, linear over all blocks.
+    """
+
+    def __init__(
+            self,
+            in_chans: int = 3,
+            num_classes: int = 1000,
+            global_pool: str = "avg",
+            depths: Sequence[int] = (2, 2, 9, 2),
+            dims: Union[int, Sequence[int]] = 96,
+            patch_size: int = 4,
+            stem_type: str = "patch",
+            downsample_type: str = "merge",
+            channels_first: bool = False,
+            patch_norm: bool = True,
+            d_state: int = 16,
+            ssm_ratio: float = 2.0,
+            dt_rank: Union[int, str] = "auto",
+            d_conv: int = 3,
+            conv_bias: bool = True,
+            gate: str = "silu",
+            out_norm: bool = True,
+            ssm_act_layer: Any = "silu",
+            ssm_drop_rate: float = 0.0,
+            scan: Union[str, ScanStrategy] = "cross",
+            scan_kwargs: Optional[Dict[str, Any]] = None,
+            backend: str = "auto",
+            mlp_ratio: float = 0.0,
+            mlp_act_layer: Any = "gelu",
+            mlp_drop_rate: float = 0.0,
+            drop_rate: float = 0.0,
+            drop_path_rate: float = 0.1,
+            norm_eps: float = 1e-5,
+    ):
+        super().__init__()
+        num_stages = len(depths)
+        dims = [int(dims * 2 ** i) for i in range(num_stages)] if isinstance(dims, int) else list(dims)
+        self.num_classes = num_classes
+        self.in_chans = in_chans
+        self.drop_rate = drop_rate
+        self.global_pool = global_pool
+        self.stem_type, self.downsample_type = stem_type, downsample_type
+        self.channels_first = channels_first
+
+        self.stem = Stem(in_chans, dims[0], patch_size, stem_type, norm=patch_norm, norm_eps=norm_eps)
+        total = sum(depths)
+        dpr = [drop_path_rate * i / (total - 1) if total > 1 else 0.0 for i in range(total)]  # = torch.linspace
+        scans = ScanProvider(scan, scan_kwargs)
+        block_kwargs = dict(
+            d_state=d_state, ssm_ratio=ssm_ratio, dt_rank=dt_rank, d_conv=d_conv, conv_bias=conv_bias, gate=gate,
+            out_norm=out_norm, act_layer=_act(ssm_act_layer), dropout=ssm_drop_rate, backend=backend,
+            mlp_ratio=mlp_ratio, mlp_act_layer=_act(mlp_act_layer), mlp_drop_rate=mlp_drop_rate)
+        stages, self.feature_info = [], []
+        reduction = patch_size
+        for i in range(num_stages):
+            if i > 0:
+                reduction *= 2
+            stages.append(VMambaStage(
+                dims[max(i - 1, 0)], dims[i], depths[i], downsample=downsample_type if i > 0 else None,
+                channels_first=channels_first, drop_path_rates=dpr[sum(depths[:i]):sum(depths[:i + 1])],
+                scans=scans, norm_eps=norm_eps, **block_kwargs))
+            self.feature_info.append(dict(num_chs=dims[i], reduction=reduction, module=f"stages.{i}"))
+        self.stages = nn.Sequential(*stages)
+        self.num_features = dims[-1]
+        self.norm_pre = LayerNorm2d(self.num_features, eps=norm_eps)  # official classifier.norm (norm → pool → fc)
+        self.head = ClassifierHead(self.num_features, num_classes, pool_type=global_pool, drop_rate=drop_rate)
+        self.head_hidden_size = self.head.num_features
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(m: nn.Module) -> None:
+        """As VSSM: Linear (and the 1×1 convs that replace Linear in NCHW bodies) trunc-normal(0.02), bias 0."""
+        pointwise = isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1) and m.groups == 1
+        if isinstance(m, nn.Linear) or pointwise:
+            trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    # -- timm API ---------------------------------------------------------------------------------
+    @torch.jit.ignore
+    def no_weight_decay(self):
+        """SSM A_log, D and the Δ bias (mamba keeps them out of weight decay)."""
+        return {n for n, _ in self.named_parameters() if n.endswith((".A_logs", ".Ds", ".dt_projs_bias"))}
+
+    @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False) -> Dict[str, Any]:
+        return dict(
+            stem=r"^stem",
+            blocks=r"^stages\.(\d+)" if coarse else [
+                (r"^stages\.(\d+)\.downsample", (0,)),
+                (r"^stages\.(\d+)\.blocks\.(\d+)", None),
+                (r"^norm_pre", (99999,)),
+            ])
+
+    @torch.jit.ignore
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        for s in self.stages:
+            s.grad_checkpointing = enable
+
+    @torch.jit.ignore
+    def get_classifier(self) -> nn.Module:
+        return self.head.fc
+
+    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
+        self.num_classes = num_classes
+        if global_pool is not None:
+            self.global_pool = global_pool
+        device = self.norm_pre.weight.device if isinstance(self.norm_pre, nn.LayerNorm) else None
+        self.head = ClassifierHead(self.num_features, num_classes, pool_type=self.global_pool,
+                                   drop_rate=self.drop_rate).to(device)
+        self.head_hidden_size = self.head.num_features
+
+    def forward_intermediates(
+            self,
+            x: torch.Tensor,
+            indices: Optional[Union[int, List[int]]] = None,
+            norm: bool = False,
+            stop_early: bool = False,
+            output_fmt: str = "NCHW",
+            intermediates_only: bool = False,
+    ) -> Union[List[torch.Tensor], Tuple[torch.Tensor, List[torch.Tensor]]]:
+        """Stage outputs (NCHW; ``norm`` applies the final norm to the last one) and the final features."""
+        if output_fmt != "NCHW":
+            raise ValueError(f"VMamba intermediates are NCHW only, got output_fmt={output_fmt!r}")
+        intermediates = []
+        take_indices, max_index = feature_take_indices(len(self.stages), indices)
+        last_idx = len(self.stages) - 1
+        stages = self.stages if torch.jit.is_scripting() or not stop_early else self.stages[:max_index + 1]
+        x = self.stem(x)
+        feat_idx = 0
+        for feat_idx, stage in enumerate(stages):
+            x = stage(x)
+            if feat_idx in take_indices:
+                intermediates.append(self.norm_pre(x) if norm and feat_idx == last_idx else x)
+        if intermediates_only:
+            return intermediates
+        if feat_idx == last_idx:
+            x = self.norm_pre(x)
+        return x, intermediates
+
+    def prune_intermediate_layers(self, indices: Union[int, List[int]] = 1, prune_norm: bool = False,
+                                  prune_head: bool = True) -> List[int]:
+        take_indices, max_index = feature_take_indices(len(self.stages), indices)
+        prune_end = max_index < len(self.stages) - 1
+        if prune_norm or prune_end:
+            self.norm_pre = nn.Identity()
+        self.stages = self.stages[:max_index + 1]
+        if prune_end:
+            self.num_features = self.head_hidden_size = self.feature_info[max_index]["num_chs"]
+        if prune_head or prune_end:
+            self.reset_classifier(0, "")
+        return take_indices
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm_pre(self.stages(self.stem(x)))
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        return self.head(x, pre_logits=True) if pre_logits else self.head(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+# -- checkpoints ------------------------------------------------------------------------------------
+
+def guess_variant(state_dict: Mapping) -> str:
+    """Name the registered variant (or describe the architecture) an official or converted state dict holds."""
+    info = describe_official_state_dict(unwrap_state_dict(state_dict))
+    for name, cfg in _VARIANTS.items():
+        dims = cfg["dims"]
+        dim0 = dims if isinstance(dims, int) else dims[0]
+        if (tuple(cfg["depths"]) == info.get("depths") and dim0 == info.get("dims")
+                and cfg["d_state"] == info.get("d_state") and float(cfg["ssm_ratio"]) == info.get("ssm_ratio")
+                and (cfg["mlp_ratio"] > 0) == info["mlp"]):
+            return f"{name} (depths={info['depths']}, dims={info['dims']})"
+    desc = ", ".join(f"{k}={v}" for k, v in info.items())
+    return f"no registered VMamba variant; VMamba {info['generation']} with {desc}"
+
+
+def checkpoint_filter_fn(state_dict: Mapping, model: VMamba) -> Dict[str, torch.Tensor]:
+    """Official VMamba checkpoints (any released layout, legacy v0 names, ``module.`` prefixes, {'model'} containers)
+    → this model's keys. Raises with the first missing/unexpected keys and the variant the checkpoint looks like."""
+    sd = convert_vmamba_state_dict(unwrap_state_dict(state_dict), model)
+    first_conv = "stem.conv" if model.stem_type == "patch" else "stem.conv1"
+    check_loadable(model, sd, "VMamba checkpoint", guess_variant(sd), in_chans_conv=first_conv)
+    return sd
+
+
+def _build_from_official(official_kwargs: Mapping) -> VMamba:
+    return VMamba(**official_kwargs_to_ours(official_kwargs))
+
+
+def _family_builder(generation: Optional[str]):
+    def build(official_kwargs: Mapping) -> VMamba:
+        got = official_generation(official_kwargs)
+        if generation is not None and got != generation:
+            raise ValueError(f"official kwargs have forward_type={official_kwargs.get('forward_type')!r} "
+                             f"(VMamba {got}) but family 'vmamba_{generation}' was requested; use family "
+                             f"'vmamba_{got}' or 'vmamba' (auto-detect).")
+        return _build_from_official(official_kwargs)
+    return build
+
+
+for _family, _gen in (("vmamba", None), ("vmamba_v0", "v0"), ("vmamba_v2", "v2")):
+    register_family(FamilyConverter(_family, build=_family_builder(_gen),
+                                    convert=convert_vmamba_state_dict, guess_variant=guess_variant))
+
+
+# -- registry ---------------------------------------------------------------------------------------
+
+_V0 = dict(dims=96, d_state=16, ssm_ratio=2.0, d_conv=3, conv_bias=True, gate="silu", mlp_ratio=0.0,
+           stem_type="patch", downsample_type="merge", channels_first=False)
+_V2 = dict(dims=96, d_state=1, d_conv=3, conv_bias=False, gate="none", mlp_ratio=4.0,
+           stem_type="overlap", downsample_type="conv3", channels_first=True)
+
+# arguments of the official builders in MzeroMiko/VMamba vmamba.py (vanilla_vmamba_* and vmamba_*_s*l*)
+_VARIANTS: Dict[str, Dict[str, Any]] = {
+    "vmamba_tiny": dict(_V0, depths=(2, 2, 9, 2), drop_path_rate=0.2),
+    "vmamba_small": dict(_V0, depths=(2, 2, 27, 2), drop_path_rate=0.3),
+    "vmamba_base": dict(_V0, depths=(2, 2, 27, 2), dims=128, drop_path_rate=0.6),
+    "vmamba_tiny_s2l5": dict(_V2, depths=(2, 2, 5, 2), ssm_ratio=2.0, drop_path_rate=0.2),
+    "vmamba_small_s2l15": dict(_V2, depths=(2, 2, 15, 2), ssm_ratio=2.0, drop_path_rate=0.3),
+    "vmamba_base_s2l15": dict(_V2, depths=(2, 2, 15, 2), dims=128, ssm_ratio=2.0, drop_path_rate=0.6),
+    "vmamba_tiny_s1l8": dict(_V2, depths=(2, 2, 8, 2), ssm_ratio=1.0, drop_path_rate=0.2),
+    "vmamba_small_s1l20": dict(_V2, depths=(2, 2, 20, 2), ssm_ratio=1.0, drop_path_rate=0.3),
+    "vmamba_base_s1l20": dict(_V2, depths=(2, 2, 20, 2), dims=128, ssm_ratio=1.0, drop_path_rate=0.5),
+}
+
+# Parameter counts in millions. README = MzeroMiko/VMamba README (rounded); anchors = the shared anchors
+# §3.2 (official model instantiated); official = the official vmamba.py builder at commit 2ed52ead,
+# instantiated and counted (no published figure with more precision exists for these).
+PUBLISHED_PARAMS = {
+    "vmamba_tiny": 22.9,          # anchors §3.2 (official: 22,893,448)
+    "vmamba_small": 44.42,        # official: 44,417,416
+    "vmamba_base": 76.25,         # official: 76,254,056
+    "vmamba_tiny_s2l5": 30.7,     # anchors §3.2 (official: 30,705,832)
+    "vmamba_small_s2l15": 50.0,   # README "50M" (official: 50,147,752)
+    "vmamba_base_s2l15": 89.0,    # README "89M" (official: 88,557,800)
+    "vmamba_tiny_s1l8": 30.2,     # anchors §3.2, README "30M" (official: 30,249,064)
+    "vmamba_small_s1l20": 49.01,  # official: 49,012,840
+    "vmamba_base_s1l20": 86.61,   # official: 86,614,504
+}
+
+# small configurations of every variant (architecture kept: stem, downsample, gate, d_state, ratio, MLP)
+SMALL_TEST_CONFIGS = {name: dict(depths=(1, 1, 2, 1), dims=16) for name in _VARIANTS}
+
+_URL = "https://github.com/MzeroMiko/VMamba/releases/download/"
+_RELEASES = {
+    "vmamba_tiny": "%23v0cls/vssmtiny_dp01_ckpt_epoch_292.pth",
+    "vmamba_small": "%23v0cls/vssmsmall_dp03_ckpt_epoch_238.pth",
+    "vmamba_base": "%23v0cls/vssmbase_dp06_ckpt_epoch_241.pth",
+    "vmamba_tiny_s2l5": "%23v2cls/vssm_tiny_0230_ckpt_epoch_262.pth",
+    "vmamba_small_s2l15": "%23v2cls/vssm_small_0229_ckpt_epoch_222.pth",
+    "vmamba_base_s2l15": "%23v2cls/vssm_base_0229_ckpt_epoch_237.pth",
+    "vmamba_tiny_s1l8": "%23v2cls/vssm1_tiny_0230s_ckpt_epoch_264.pth",
+    "vmamba_small_s1l20": "%23v2cls/vssm1_small_0229s_ckpt_epoch_240.pth",
+    "vmamba_base_s1l20": "%23v2cls/vssm1_base_0229s_ckpt_epoch_225.pth",
+}
+
+
+def _cfg(url: str = "", **kwargs) -> Dict[str, Any]:
+    return {
+        "url": url, "num_classes": 1000, "input_size": (3, 224, 224), "pool_size": (7, 7),
+        "crop_pct": 0.875, "interpolation": "bicubic", "mean": IMAGENET_DEFAULT_MEAN, "std": IMAGENET_DEFAULT_STD,
+        "first_conv": "stem.conv", "classifier": "head.fc", "license": "mit", "paper_ids": "arXiv:2401.10166",
+        "paper_name": "VMamba: Visual State Space Model", "origin_url": "https://github.com/MzeroMiko/VMamba",
+        **kwargs,
+    }
+
+
+default_cfgs = generate_default_cfgs({
+    f"{name}.in1k": _cfg(
+        url=_URL + _RELEASES[name],
+        first_conv="stem.conv" if _VARIANTS[name]["stem_type"] == "patch" else "stem.conv1",
+        notes=("official ImageNet-1k release; the file is a training checkpoint, its 'model' entry is loaded",))
+    for name in _VARIANTS
+})
+
+
+def _create_vmamba(variant: str, pretrained: bool = False, **kwargs) -> VMamba:
+    model_args = dict(_VARIANTS[variant])
+    model_args.update(kwargs)
+    return build_model_with_cfg(
+        VMamba, variant, pretrained,
+        pretrained_filter_fn=checkpoint_filter_fn,
+        feature_cfg=dict(out_indices=(0, 1, 2, 3), flatten_sequential=True),
+        **model_args)
+
+
+@register_model
+def vmamba_tiny(pretrained: bool = False, **kwargs) -> VMamba:
+    """Vanilla VMamba-T (v0): 22.9M params, 82.2% IN-1k top-1."""
+    return _create_vmamba("vmamba_tiny", pretrained, **kwargs)
+
+
+@register_model
+def vmamba_small(pretrained: bool = False, **kwargs) -> VMamba:
+    """Vanilla VMamba-S (v0): 83.5% IN-1k top-1."""
+    return _create_vmamba("vmamba_small", pretrained, **kwargs)
+
+
+@register_model
+def vmamba_base(pretrained: bool = False, **kwargs) -> VMamba:
+    """Vanilla VMamba-B (v0): 83.7% IN-1k top-1."""
+    return _create_vmamba("vmamba_base", pretrained, **kwargs)
+
+
+@register_model
+def vmamba_tiny_s2l5(pretrained: bool = False, **kwargs) -> VMamba:
+    """VMamba-T[s2l5] (v2): 82.5% IN-1k top-1 (detection/segmentation 'tiny1')."""
+    return _create_vmamba("vmamba_tiny_s2l5", pretrained, **kwargs)
+
+
+@register_model
+def vmamba_small_s2l15(pretrained: bool = False, **kwargs) -> VMamba:
+    """VMamba-S[s2l15] (v2, headline small): 83.6% IN-1k top-1."""
+    return _create_vmamba("vmamba_small_s2l15", pretrained, **kwargs)
+
+
+@register_model
+def vmamba_base_s2l15(pretrained: bool = False, **kwargs) -> VMamba:
+    """VMamba-B[s2l15] (v2, headline base): 83.9% IN-1k top-1."""
+    return _create_vmamba("vmamba_base_s2l15", pretrained, **kwargs)
+
+
+@register_model
+def vmamba_tiny_s1l8(pretrained: bool = False, **kwargs) -> VMamba:
+    """VMamba-T[s1l8] (v2, headline tiny; detection/segmentation 'tiny'): 82.6% IN-1k top-1."""
+    return _create_vmamba("vmamba_tiny_s1l8", pretrained, **kwargs)
+
+
+@register_model
+def vmamba_small_s1l20(pretrained: bool = False, **kwargs) -> VMamba:
+    """VMamba-S[s1l20] (v2): 83.3% IN-1k top-1."""
+    return _create_vmamba("vmamba_small_s1l20", pretrained, **kwargs)
+
+
+@register_model
+def vmamba_base_s1l20(pretrained: bool = False, **kwargs) -> VMamba:
+    """VMamba-B[s1l20] (v2): 83.8% IN-1k top-1."""
+    return _create_vmamba("vmamba_base_s1l20", pretrained, **kwargs)

@@ -1,0 +1,496 @@
+"""VSSD: Vision Mamba with Non-Causal State Space Duality — a 4-stage hierarchy of MLLA-style blocks.
+
+Paper: "VSSD: Vision Mamba with Non-Causal State Space Duality", Shu et al., arXiv:2407.18559.
+Official code and weights: https://github.com/YuHengsss/VSSD (commit 87b753b3 has no LICENSE file),
+checkpoints on https://huggingface.co/YuhengSSS/VSSD.
+
+Stages 1–3 mix tokens with the NC-SSD mixer (``scan='ncssd'`` in the registry: Mamba2's projections,
+no causal mask and no decay, computed as two matrix products); stage 4 uses standard multi-head
+attention. Blocks follow MLLA: x += cpe1(x); x += attn(norm1(x)); x += cpe2(x); x += mlp(norm2(x)).
+The convolutional stem and downsampling are MLLA's (shared with Spatial-Mamba).
+
+Map sizes are taken from the tensors, so any input size works (the conv formula ceil(H / 2) per
+stride-2 conv, as the official detection backbone computes it). The official classifier tracks H // 4,
+then H // 2 per stage, and only runs when the input sides are divisible by 32; on those inputs both
+agree exactly.
+"""
+import math
+import re
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from timm.layers import Attention, ClassifierHead, DropPath, Mlp, trunc_normal_
+from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models._features import feature_take_indices
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from visionssm.convert import register_family
+from visionssm.convert.common import unwrap_state_dict
+from visionssm.convert.registry import FamilyConverter
+from visionssm.layers.norms import LayerNorm2d
+from visionssm.scans import build_scan
+
+__all__ = ["VSSD", "NonCausalSSDMixer", "checkpoint_filter_fn"]
+
+
+class ConvNormAct(nn.Module):
+    """Conv2d → optional BatchNorm → optional ReLU (MLLA's ``ConvLayer``; same child names)."""
+
+    def __init__(self, in_chs: int, out_chs: int, kernel_size: int = 3, stride: int = 1, padding: int = 0,
+                 groups: int = 1, bias: bool = True, norm: bool = True, act: bool = True):
+        super().__init__()
+        self.conv = nn.Conv2d(in_chs, out_chs, kernel_size, stride, padding, groups=groups, bias=bias)
+        self.norm = nn.BatchNorm2d(out_chs) if norm else None
+        self.act = nn.ReLU() if act else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x)
+        if self.norm is not None:
+            x = self.norm(x)
+        if self.act is not None:
+            x = self.act(x)
+        return x
+
+
+class Stem(nn.Module):
+    """Two stride-2 3×3 convs with a residual 3×3 pair between them: (B, 3, H, W) → (B, C, H/4, W/4)."""
+
+    def __init__(self, in_chans: int, embed_dim: int):
+        super().__init__()
+        half = embed_dim // 2
+        self.conv1 = ConvNormAct(in_chans, half, 3, 2, 1, bias=False)
+        self.conv2 = nn.Sequential(ConvNormAct(half, half, 3, 1, 1, bias=False),
+                                   ConvNormAct(half, half, 3, 1, 1, bias=False, act=False))
+        self.conv3 = nn.Sequential(ConvNormAct(half, embed_dim * 4, 3, 2, 1, bias=False),
+                                   ConvNormAct(embed_dim * 4, embed_dim, 1, bias=False, act=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv1(x)
+        x = self.conv2(x) + x
+        return self.conv3(x)
+
+
+class Downsample(nn.Module):
+    """MLLA patch merging: 1×1 expand to 8C → depthwise 3×3 stride 2 → 1×1 to 2C + BN (NCHW)."""
+
+    def __init__(self, dim: int, out_dim: int, ratio: float = 4.0):
+        super().__init__()
+        hidden = int(out_dim * ratio)
+        self.conv = nn.Sequential(
+            ConvNormAct(dim, hidden, 1, norm=False),
+            ConvNormAct(hidden, hidden, 3, 2, 1, groups=hidden, norm=False),
+            ConvNormAct(hidden, out_dim, 1, act=False),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+class NonCausalSSDMixer(nn.Module):
+    """VSSD's Mamba2 layer on an NHWC map, with the NC-SSD op from the scan registry.
+
+    in_proj → [z | x | B | C | dt] (no bias); dt = softplus(dt + dt_bias); [x | B | C] → depthwise
+    3×3 conv → SiLU; y = ncssd(x, dt, -exp(A_log), B, C, D) per head; LayerNorm(y) · z (z has no
+    activation); out_proj.
+    """
+
+    def __init__(self, dim: int, num_heads: int, d_state: int = 64, expand: float = 2, ngroups: int = 1,
+                 d_conv: int = 3, scan="ncssd", A_init_range=(1, 16), dt_min: float = 0.001, dt_max: float = 0.1,
+                 dt_init_floor: float = 1e-4):
+        super().__init__()
+        self.op = build_scan(scan)
+        if self.op.kind != "mixer":
+            raise ValueError(f"VSSD mixes tokens with a 'mixer' strategy such as 'ncssd'; {self.op.scan_name!r} is a "
+                             f"{self.op.kind!r} (token order) and needs a scan layer, not VSSD's Mamba2 projections")
+        self.d_inner = d_inner = int(expand * dim)
+        if d_inner % num_heads:
+            raise ValueError(f"d_inner {d_inner} is not divisible by {num_heads} heads")
+        self.num_heads, self.head_dim, self.d_state, self.ngroups = num_heads, d_inner // num_heads, d_state, ngroups
+        self.in_proj = nn.Linear(dim, 2 * d_inner + 2 * ngroups * d_state + num_heads, bias=False)
+        conv_dim = d_inner + 2 * ngroups * d_state
+        self.conv = nn.Conv2d(conv_dim, conv_dim, d_conv, padding=(d_conv - 1) // 2, groups=conv_dim)
+        self.dt_bias = nn.Parameter(torch.empty(num_heads))
+        self.A_log = nn.Parameter(torch.empty(num_heads))
+        self.D = nn.Parameter(torch.ones(num_heads))
+        self.norm = nn.LayerNorm(d_inner)
+        self.out_proj = nn.Linear(d_inner, dim, bias=False)
+        self._init = (A_init_range, dt_min, dt_max, dt_init_floor)
+        self.reset_ssm_parameters()
+
+    @torch.no_grad()
+    def reset_ssm_parameters(self) -> None:
+        """Mamba2 init: dt log-uniform in [dt_min, dt_max] via inverse softplus; A ~ U(A_init_range)."""
+        (a_lo, a_hi), dt_min, dt_max, floor = self._init
+        dt = torch.exp(torch.rand(self.num_heads) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
+        dt = dt.clamp(min=floor)
+        self.dt_bias.copy_(dt + torch.log(-torch.expm1(-dt)))
+        self.A_log.copy_(torch.empty(self.num_heads).uniform_(a_lo, a_hi).log())
+        self.D.fill_(1.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        Bsz, H, W, _ = x.shape
+        d, g, n, h = self.d_inner, self.ngroups, self.d_state, self.num_heads
+        z, xbc, dt = torch.split(self.in_proj(x), [d, d + 2 * g * n, h], dim=-1)
+        dt = F.softplus(dt + self.dt_bias)
+        xbc = F.silu(self.conv(xbc.permute(0, 3, 1, 2))).permute(0, 2, 3, 1)
+        xs, Bs, Cs = torch.split(xbc, [d, g * n, g * n], dim=-1)
+        L = H * W
+        y = self.op(xs.reshape(Bsz, L, h, self.head_dim), dt.reshape(Bsz, L, h), -torch.exp(self.A_log),
+                    Bs.reshape(Bsz, L, g, n), Cs.reshape(Bsz, L, g, n), self.D)
+        y = self.norm(y.reshape(Bsz, H, W, d)) * z
+        return self.out_proj(y)
+
+
+class SelfAttention(nn.Module):
+    """Standard multi-head self-attention on an NHWC map (VSSD's last stage): qkv without bias."""
+
+    def __init__(self, dim: int, num_heads: int, attn_drop: float = 0.0, proj_drop: float = 0.0):
+        super().__init__()
+        self.attn = Attention(dim, num_heads=num_heads, qkv_bias=False, proj_bias=True, attn_drop=attn_drop,
+                              proj_drop=proj_drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        Bsz, H, W, C = x.shape
+        return self.attn(x.reshape(Bsz, H * W, C)).reshape(Bsz, H, W, C)
+
+
+class VSSDBlock(nn.Module):
+    """MLLA block on NHWC: x += cpe1(x); x += dp(mixer(norm1(x))); x += cpe2(x); x += dp(mlp(norm2(x)))."""
+
+    def __init__(self, dim: int, mixer: nn.Module, mlp_ratio: float = 4.0, drop: float = 0.0, drop_path: float = 0.0):
+        super().__init__()
+        self.cpe1 = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
+        self.norm1 = nn.LayerNorm(dim)
+        self.mixer = mixer
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.cpe2 = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), act_layer=nn.GELU, drop=drop)
+
+    @staticmethod
+    def _cpe(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+        return conv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self._cpe(self.cpe1, x)
+        x = x + self.drop_path(self.mixer(self.norm1(x)))
+        x = x + self._cpe(self.cpe2, x)
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+class VSSDStage(nn.Module):
+    """Optional downsample (NCHW), then blocks on NHWC; returns NCHW."""
+
+    def __init__(self, dim: int, out_dim: int, depth: int, num_heads: int, attn_type: str, downsample: bool,
+                 d_state: int, expand: float, ngroups: int, mlp_ratio: float, drop: float,
+                 drop_path: Sequence[float], scan="ncssd"):
+        super().__init__()
+        self.downsample = Downsample(dim, out_dim) if downsample else nn.Identity()
+        self.grad_checkpointing = False
+
+        def mixer():
+            if attn_type == "standard":
+                return SelfAttention(out_dim, num_heads, proj_drop=drop)
+            if attn_type == "mamba2":
+                return NonCausalSSDMixer(out_dim, num_heads, d_state=d_state, expand=expand, ngroups=ngroups, scan=scan)
+            raise ValueError(f"unknown attn_type {attn_type!r}; VSSD stages are 'mamba2' or 'standard'")
+
+        self.blocks = nn.ModuleList([VSSDBlock(out_dim, mixer(), mlp_ratio, drop, drop_path[i]) for i in range(depth)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.downsample(x).permute(0, 2, 3, 1)
+        for blk in self.blocks:
+            if self.grad_checkpointing and not torch.jit.is_scripting() and x.requires_grad:
+                x = checkpoint(blk, x, use_reentrant=False)
+            else:
+                x = blk(x)
+        return x.permute(0, 3, 1, 2)
+
+
+class VSSD(nn.Module):
+    """VSSD.
+
+    Args:
+        embed_dim: stage-1 width (doubles per stage). depths, num_heads: per stage.
+        d_state: N of the NC-SSD. expand: d_inner / dim (``ssd_expansion``). ngroups: B/C groups.
+        attn_types: per stage 'mamba2' (NC-SSD) or 'standard' (attention); official: 3× mamba2 + standard.
+        scan: the mixer strategy of the 'mamba2' stages (a registered ``kind='mixer'``; default 'ncssd').
+        global_pool: 'avg' (official) or ''.
+    """
+
+    def __init__(
+            self,
+            in_chans: int = 3,
+            num_classes: int = 1000,
+            global_pool: str = "avg",
+            embed_dim: int = 64,
+            depths: Sequence[int] = (2, 4, 8, 4),
+            num_heads: Sequence[int] = (2, 4, 8, 16),
+            d_state: int = 64,
+            expand: float = 2,
+            ngroups: int = 1,
+            mlp_ratio: float = 4.0,
+            attn_types: Sequence[str] = ("mamba2", "mamba2", "mamba2", "standard"),
+            scan="ncssd",
+            drop_rate: float = 0.0,
+            drop_path_rate: float = 0.2,
+    ):
+        super().__init__()
+        self.num_classes = num_classes
+        self.in_chans = in_chans
+        self.num_stages = len(depths)
+        dims = [int(embed_dim * 2 ** i) for i in range(self.num_stages)]
+        self.num_features = self.head_hidden_size = dims[-1]
+        self.scan_name = getattr(build_scan(scan), "scan_name", str(scan))
+        self.stem = Stem(in_chans, embed_dim)
+        dpr = [drop_path_rate * i / max(sum(depths) - 1, 1) for i in range(sum(depths))]  # linspace(0, rate, n)
+        stages, self.feature_info = [], []
+        for i in range(self.num_stages):
+            stages.append(VSSDStage(
+                dims[max(i - 1, 0)], dims[i], depths[i], num_heads[i], attn_types[i], downsample=i > 0,
+                d_state=d_state, expand=expand, ngroups=ngroups, mlp_ratio=mlp_ratio, drop=drop_rate,
+                drop_path=dpr[sum(depths[:i]):sum(depths[:i + 1])], scan=scan))
+            self.feature_info.append({"num_chs": dims[i], "reduction": 4 * 2 ** i, "module": f"stages.{i}"})
+        self.stages = nn.Sequential(*stages)
+        self.norm = LayerNorm2d(self.num_features)
+        self.head = ClassifierHead(self.num_features, num_classes, pool_type=global_pool, drop_rate=drop_rate)
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(m: nn.Module) -> None:
+        if isinstance(m, nn.Linear):
+            trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    # -- timm API --------------------------------------------------------------------------------
+    @torch.jit.ignore
+    def no_weight_decay(self) -> set:
+        """The NC-SSD's A_log, D and dt_bias (Mamba2 marks them ``_no_weight_decay``)."""
+        return {n for n, _ in self.named_parameters() if n.endswith(("mixer.A_log", "mixer.D", "mixer.dt_bias"))}
+
+    @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False) -> Dict[str, Any]:
+        return {"stem": r"^stem", "blocks": r"^stages\.(\d+)" if coarse else [
+            (r"^stages\.(\d+)\.downsample", (0,)), (r"^stages\.(\d+)\.blocks\.(\d+)", None), (r"^norm", (99999,))]}
+
+    @torch.jit.ignore
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        for s in self.stages:
+            s.grad_checkpointing = enable
+
+    @torch.jit.ignore
+    def get_classifier(self) -> nn.Module:
+        return self.head.fc
+
+    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
+        self.num_classes = num_classes
+        self.head.reset(num_classes, pool_type=global_pool)
+
+    # -- forward ---------------------------------------------------------------------------------
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) → final-normed map (B, 8C, ceil(H/32), ceil(W/32))."""
+        return self.norm(self.stages(self.stem(x)))
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        return self.head(x, pre_logits=True) if pre_logits else self.head(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def forward_intermediates(
+            self,
+            x: torch.Tensor,
+            indices: Optional[Union[int, List[int]]] = None,
+            norm: bool = False,
+            stop_early: bool = False,
+            output_fmt: str = "NCHW",
+            intermediates_only: bool = False,
+    ):
+        """Stage outputs (before the next downsample), NCHW; ``norm`` applies the final norm to the last."""
+        if output_fmt != "NCHW":
+            raise ValueError("output_fmt must be 'NCHW'")
+        take_indices, max_index = feature_take_indices(len(self.stages), indices)
+        x = self.stem(x)
+        stages = self.stages if not stop_early else self.stages[:max_index + 1]
+        intermediates = []
+        last = len(self.stages) - 1
+        for i, stage in enumerate(stages):
+            x = stage(x)
+            if i in take_indices:
+                intermediates.append(self.norm(x) if norm and i == last else x)
+        if intermediates_only:
+            return intermediates
+        return self.norm(x), intermediates
+
+    def prune_intermediate_layers(self, indices: Union[int, List[int]] = 1, prune_norm: bool = False,
+                                  prune_head: bool = True) -> List[int]:
+        take_indices, max_index = feature_take_indices(len(self.stages), indices)
+        self.stages = self.stages[:max_index + 1]
+        self.feature_info = self.feature_info[:max_index + 1]
+        if prune_norm:
+            self.norm = nn.Identity()
+        if prune_head:
+            self.reset_classifier(0, "")
+        return take_indices
+
+
+# -- official checkpoints ----------------------------------------------------------------------------
+def _is_official(state_dict: Mapping[str, torch.Tensor]) -> bool:
+    return any(k.startswith(("layers.", "patch_embed.")) for k in state_dict)
+
+
+def convert_official(state_dict: Mapping[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """YuHengsss/VSSD ``VMAMBA2`` keys → ours.
+
+    ``patch_embed`` → ``stem``; ``layers.i.blocks`` → ``stages.i.blocks``; ``layers.i.downsample`` →
+    ``stages.{i+1}.downsample``; ``attn.{in_proj,conv2d,dt_bias,A_log,D,norm,out_proj}`` →
+    ``mixer.{in_proj,conv,...}``; ``attn.to_qkv``/``attn.to_out`` → ``mixer.attn.qkv``/``.proj``;
+    ``head`` → ``head.fc``. The detection backbone's ``outnorm{i}`` keys are dropped (not part of the
+    classifier). Unknown keys are passed through, so a strict load names them.
+    """
+    out: Dict[str, torch.Tensor] = {}
+    for k, v in state_dict.items():
+        if k.startswith("outnorm"):
+            continue
+        k2 = re.sub(r"^patch_embed\.", "stem.", k)
+        k2 = re.sub(r"^layers\.(\d+)\.downsample\.", lambda m: f"stages.{int(m.group(1)) + 1}.downsample.", k2)
+        k2 = re.sub(r"^layers\.(\d+)\.blocks\.", r"stages.\1.blocks.", k2)
+        k2 = re.sub(r"\.attn\.", ".mixer.", k2)
+        k2 = re.sub(r"\.mixer\.to_qkv\.", ".mixer.attn.qkv.", k2)
+        k2 = re.sub(r"\.mixer\.to_out\.", ".mixer.attn.proj.", k2)
+        k2 = re.sub(r"\.mixer\.conv2d\.", ".mixer.conv.", k2)
+        k2 = re.sub(r"^head\.", "head.fc.", k2)
+        out[k2] = v
+    return out
+
+
+def checkpoint_filter_fn(state_dict: Mapping, model: VSSD) -> Dict[str, torch.Tensor]:
+    """Official VSSD checkpoints ({'model'}, {'model_ema'}, ``module.``) or ours → our keys."""
+    sd = unwrap_state_dict(state_dict)
+    return convert_official(sd) if _is_official(sd) else dict(sd)
+
+
+_OFFICIAL_TO_OURS = {
+    "in_chans": "in_chans", "num_classes": "num_classes", "embed_dim": "embed_dim", "depths": "depths",
+    "num_heads": "num_heads", "mlp_ratio": "mlp_ratio", "drop_rate": "drop_rate", "drop_path_rate": "drop_path_rate",
+    "ssd_expansion": "expand", "ssd_ngroups": "ngroups", "d_state": "d_state", "attn_types": "attn_types",
+}
+_OFFICIAL_REQUIRED = {"patch_size": 4, "simple_downsample": False, "simple_patch_embed": False,
+                      "linear_attn_duality": True, "lepe": False, "bidirection": False, "qkv_bias": True}
+_OFFICIAL_IGNORED = {"image_size", "img_size", "ssd_chunk_size", "use_checkpoint", "norm_layer", "ssd_expand"}
+
+
+def kwargs_from_official(official: Mapping[str, Any]) -> Dict[str, Any]:
+    """YuHengsss/VSSD ``VMAMBA2(**kwargs)`` → ``VSSD`` kwargs; settings of other architectures raise."""
+    kwargs: Dict[str, Any] = {}
+    for key, value in official.items():
+        if key in _OFFICIAL_TO_OURS:
+            kwargs[_OFFICIAL_TO_OURS[key]] = value
+        elif key in _OFFICIAL_REQUIRED:
+            if value != _OFFICIAL_REQUIRED[key]:
+                raise NotImplementedError(f"official VSSD kwarg {key}={value!r} is not supported (only "
+                                          f"{_OFFICIAL_REQUIRED[key]!r}, as in the released models)")
+        elif key == "ssd_positve_dA":
+            kwargs["scan"] = "ncssd" if value else build_scan("ncssd", positive_dA=False)
+        elif key in _OFFICIAL_IGNORED:
+            continue
+        else:
+            raise TypeError(f"unknown official VSSD kwarg {key!r}")
+    return kwargs
+
+
+def guess_variant(state_dict: Mapping[str, torch.Tensor]) -> str:
+    sd = convert_official(state_dict) if _is_official(state_dict) else state_dict
+    w = sd.get("stem.conv1.conv.weight")
+    embed = None if w is None else 2 * w.shape[0]
+    depths = tuple(len({k.split(".")[3] for k in sd if k.startswith(f"stages.{i}.blocks.")}) for i in range(4))
+    known = {(48, (2, 2, 8, 4)): "vssd_micro", (64, (2, 4, 8, 4)): "vssd_tiny", (64, (3, 4, 21, 5)): "vssd_small",
+             (96, (3, 4, 21, 5)): "vssd_base"}
+    return f"{known.get((embed, depths), 'an unreleased VSSD')} (embed_dim {embed}, depths {list(depths)})"
+
+
+register_family(FamilyConverter(
+    family="vssd",
+    build=lambda official: VSSD(**kwargs_from_official(official)),
+    convert=lambda sd, model: checkpoint_filter_fn(sd, model),
+    guess_variant=guess_variant,
+))
+
+
+# -- registry --------------------------------------------------------------------------------------
+def _cfg(filename: str = "", **kwargs) -> Dict[str, Any]:
+    url = f"https://huggingface.co/YuhengSSS/VSSD/resolve/main/{filename}" if filename else ""
+    hub = {"hf_hub_id": "YuhengSSS/VSSD", "hf_hub_filename": filename} if filename else {}
+    return {
+        "url": url, **hub, "num_classes": 1000, "input_size": (3, 224, 224), "pool_size": (7, 7),
+        "crop_pct": 0.875, "interpolation": "bicubic", "mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225),
+        "first_conv": "stem.conv1.conv", "classifier": "head.fc",
+        "license": "unknown", "paper_ids": "arXiv:2407.18559", "paper_name": "VSSD",
+        "origin_url": "https://github.com/YuHengsss/VSSD", **kwargs,
+    }
+
+
+default_cfgs = generate_default_cfgs({
+    "vssd_micro.in1k": _cfg("vssd_micro_best.pth", notes=("82.5 top-1 (official README)",)),
+    "vssd_tiny.in1k": _cfg("vssd_tiny_best_ema.pth", notes=("83.6 top-1 (official README)",)),
+    "vssd_tiny.mesa_in1k": _cfg("vssd_tiny_e300_with_mesa.pth", notes=("trained with MESA, 84.1 top-1",)),
+    "vssd_small.in1k": _cfg("vssd_small_best_ema.pth", notes=("84.1 top-1 (official README)",)),
+    "vssd_small.mesa_in1k": _cfg("vssd_small_e300_with_mesa.pth", notes=("trained with MESA, 84.5 top-1",)),
+    "vssd_base.in1k": _cfg("vssd_base_best_ema.pth", notes=("84.7 top-1 (official README)",)),
+    "vssd_base.mesa_in1k": _cfg("vssd_base_e300_with_mesa.pth", notes=("trained with MESA, 85.4 top-1",)),
+})
+
+
+def _create_vssd(variant: str, pretrained: bool = False, **kwargs) -> VSSD:
+    out_indices = kwargs.pop("out_indices", (0, 1, 2, 3))
+    return build_model_with_cfg(
+        VSSD, variant, pretrained,
+        pretrained_filter_fn=checkpoint_filter_fn,
+        feature_cfg={"out_indices": out_indices, "flatten_sequential": True},
+        **kwargs,
+    )
+
+
+@register_model
+def vssd_micro(pretrained: bool = False, **kwargs) -> VSSD:
+    """VSSD-Micro (vssd_micro_e300.yaml): embed 48, depths 2-2-8-4, d_state 48, drop path 0.1."""
+    args = {"embed_dim": 48, "depths": (2, 2, 8, 4), "num_heads": (2, 4, 8, 16), "d_state": 48, "drop_path_rate": 0.1}
+    return _create_vssd("vssd_micro", pretrained, **dict(args, **kwargs))
+
+
+@register_model
+def vssd_tiny(pretrained: bool = False, **kwargs) -> VSSD:
+    """VSSD-Tiny (vssd_tiny_e300.yaml): embed 64, depths 2-4-8-4, d_state 64, drop path 0.2."""
+    args = {"embed_dim": 64, "depths": (2, 4, 8, 4), "num_heads": (2, 4, 8, 16), "d_state": 64, "drop_path_rate": 0.2}
+    return _create_vssd("vssd_tiny", pretrained, **dict(args, **kwargs))
+
+
+@register_model
+def vssd_small(pretrained: bool = False, **kwargs) -> VSSD:
+    """VSSD-Small (vssd_small_e300.yaml): embed 64, depths 3-4-21-5, d_state 64, drop path 0.4."""
+    args = {"embed_dim": 64, "depths": (3, 4, 21, 5), "num_heads": (2, 4, 8, 16), "d_state": 64, "drop_path_rate": 0.4}
+    return _create_vssd("vssd_small", pretrained, **dict(args, **kwargs))
+
+
+@register_model
+def vssd_base(pretrained: bool = False, **kwargs) -> VSSD:
+    """VSSD-Base (vssd_base_e300.yaml): embed 96, depths 3-4-21-5, heads 3-6-12-24, d_state 64, drop path 0.6."""
+    args = {"embed_dim": 96, "depths": (3, 4, 21, 5), "num_heads": (3, 6, 12, 24), "d_state": 64, "drop_path_rate": 0.6}
+    return _create_vssd("vssd_base", pretrained, **dict(args, **kwargs))
+
+
+SMALL_TEST_CONFIGS = {
+    "vssd_micro": {"embed_dim": 16, "depths": (1, 1, 1, 1), "d_state": 8},
+    "vssd_tiny": {"embed_dim": 16, "depths": (1, 1, 1, 1), "d_state": 8},
+    "vssd_small": {"embed_dim": 16, "depths": (1, 1, 2, 1), "d_state": 8},
+    "vssd_base": {"embed_dim": 24, "depths": (1, 1, 1, 1), "d_state": 8},
+}
+
+# published parameter counts (millions), official README "#params": 14M / 24M / 40M / 89M
+PUBLISHED_PARAMS = {"vssd_micro": 14, "vssd_tiny": 24, "vssd_small": 40, "vssd_base": 89}

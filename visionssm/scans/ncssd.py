@@ -1,0 +1,67 @@
+"""VSSD's non-causal state space duality (NC-SSD): a token mixer with no scan order at all.
+
+VSSD (arXiv:2407.18559) drops Mamba2's causal mask and the decay between tokens (its ``ssd_positve_dA``
+flips the sign of dt·A into a positive per-token weight), so every token sees every other token::
+
+    w_j = dt_j · exp(A_log)                       (per head; = -dt_j · A)
+    y_i = C_i · Σ_j B_j (w_j x_j)  +  D · x_i      (per head)
+
+i.e. linear attention with keys B, queries C and values w·x. Computed as two matrix products in the
+order C (Bᵀ (w x)): O(L·N·P) per head, never an L×L matrix. It plugs into the scan registry as a
+``kind = "mixer"``: it has parameters of its own only in the layer that calls it.
+"""
+import torch
+
+from .base import ScanStrategy
+from .registry import register_scan
+
+
+@register_scan("ncssd")
+class NonCausalSSD(ScanStrategy):
+    """Non-causal SSD in matrix form.
+
+    Args:
+        positive_dA: VSSD's ``ssd_positve_dA`` (True in every released model): weight tokens by -dt·A > 0.
+            False keeps dt·A < 0 (the ablation); there is no decay either way.
+    """
+
+    kind = "mixer"
+    num_directions = 1
+
+    def __init__(self, positive_dA: bool = True):
+        super().__init__()
+        self.positive_dA = positive_dA
+
+    def build_orders(self, H: int, W: int) -> torch.Tensor:
+        raise TypeError("ncssd is a mixer, not a scan: every token attends to every other token, so it has no "
+                        "token order. Check `strategy.kind == 'scan'` before asking for orders.")
+
+    def forward(self, x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
+                D: torch.Tensor = None) -> torch.Tensor:
+        """Mix L tokens.
+
+        Args:
+            x: (b, L, h, p) values of h heads. dt: (b, L, h) step sizes (after softplus).
+            A: (h,) negative decay rates (``-exp(A_log)``). D: (h,) skip or None.
+            B, C: (b, L, g, n) keys and queries in g groups (h divisible by g); (b, L, n) means g = 1.
+                As in VSSD, head i uses group i % g.
+        Returns: (b, L, h, p).
+        """
+        b, L, h, p = x.shape
+        if B.dim() == 3:
+            B, C = B.unsqueeze(2), C.unsqueeze(2)
+        g = B.shape[2]
+        if h % g:
+            raise ValueError(f"ncssd: {h} heads cannot be split into {g} groups of keys/queries")
+        weight = dt * A.view(1, 1, h)
+        if self.positive_dA:
+            weight = -weight
+        values = (x * weight.unsqueeze(-1)).view(b, L, h // g, g, p)
+        kv = torch.einsum("blgn,blagp->bagnp", B, values)  # Σ_j B_j ⊗ (w_j x_j): (b, h/g, g, n, p)
+        y = torch.einsum("blgn,bagnp->blagp", C, kv).reshape(b, L, h, p)
+        if D is not None:
+            y = y + x * D.view(1, 1, h, 1)
+        return y
+
+    def extra_repr(self) -> str:
+        return f"name={self.scan_name!r}, kind='mixer', positive_dA={self.positive_dA}"
