@@ -8,12 +8,18 @@ Semantics (channel d of D, state n, step t)::
 
 The signature follows mamba_ssm's ``selective_scan_fn`` so code can switch between the two.
 """
+import contextlib
 import os
-from typing import Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import torch
 
 BACKENDS = ("auto", "ref", "torch", "triton")
+
+# Observers of every call (the FLOP counter in visionssm.benchmark uses this). Each is called as
+# ``hook(info)`` with a dict of shapes (batch, channels, length, state, groups, has_C, has_D, has_z, backend)
+# and may return a context manager entered around the computation. Empty list: one truthiness test per call.
+SCAN_HOOKS: List[Callable[[dict], Optional[contextlib.AbstractContextManager]]] = []
 
 
 def _triton_usable(device: torch.device) -> bool:
@@ -126,6 +132,16 @@ def selective_scan(
                                "(or TRITON_INTERPRET=1 set before triton is imported, for CPU testing). "
                                "Use backend='torch' on this device.")
         from .triton_scan import selective_scan_triton as impl
+    if SCAN_HOOKS:
+        info = {"batch": u.shape[0], "channels": u.shape[1], "length": u.shape[2], "state": A.shape[1],
+                "groups": B.shape[1] if B.dim() == 4 else 1, "has_C": C is not None, "has_D": D is not None,
+                "has_z": z is not None, "backend": backend}
+        with contextlib.ExitStack() as stack:
+            for hook in list(SCAN_HOOKS):
+                cm = hook(info)
+                if cm is not None:
+                    stack.enter_context(cm)
+            return impl(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, out_dtype=out_dtype)
     return impl(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, out_dtype=out_dtype)
 
 

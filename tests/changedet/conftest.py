@@ -1,12 +1,7 @@
 """Session fixtures: generated bi-temporal datasets in the real on-disk layouts (written once per session)."""
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import cd_synthetic  # noqa: E402
+import cd_synthetic  # tests/changedet is on sys.path (pytest's default "prepend" import mode)
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +20,12 @@ def second_root(tmp_path_factory):
 @pytest.fixture(scope="session")
 def xbd_root(tmp_path_factory):
     return cd_synthetic.write_xbd_dataset(tmp_path_factory.mktemp("xbd"), n=3)
+
+
+@pytest.fixture(scope="session")
+def levir_small(tmp_path_factory):
+    """32×32 pairs (2 train, 2 test): the Runner test trains and evaluates on these."""
+    root = tmp_path_factory.mktemp("levir_small")
+    info = cd_synthetic.write_binary_dataset(root, n=2, size=32, split="train", seed=3)
+    cd_synthetic.write_binary_dataset(root, n=2, size=32, split="test", seed=4)
+    return info

@@ -183,6 +183,7 @@ val_evaluator = None
 optim_wrapper = dict(optimizer=dict(lr={lr}))
 param_scheduler = []
 default_hooks = dict(logger=dict(interval=1), visualization=dict(draw=False))
+visualizer = dict(name='det_{max_epochs}_{abs(hash(str(work_dir)))}')  # mmengine singletons: unique per run
 work_dir = {str(work_dir)!r}
 """
 
@@ -221,6 +222,7 @@ val_evaluator = None
 optim_wrapper = dict(optimizer=dict(lr={lr}))
 param_scheduler = []
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1), visualization=dict(draw=False))
+visualizer = dict(name='seg_{max_iters}_{abs(hash(str(work_dir)))}')  # mmengine singletons: unique per run
 work_dir = {str(work_dir)!r}
 """
 

@@ -14,14 +14,14 @@ from visionssm.models import vmamba as vm
 FIXTURES = ("vmamba_v0", "vmamba_v2")
 # the fixtures' reduced architecture as our kwargs (official kwargs: depths [1,1,2,1], dims 24, 10 classes)
 FIXTURE_VARIANT = {"vmamba_v0": "vmamba_tiny", "vmamba_v2": "vmamba_tiny_s1l8"}
-FIXTURE_KWARGS = dict(depths=(1, 1, 2, 1), dims=24, num_classes=10)
+FIXTURE_KWARGS = {"depths": (1, 1, 2, 1), "dims": 24, "num_classes": 10}
 # parameter counts of the official vmamba.py builders (MzeroMiko/VMamba 2ed52ead), instantiated and counted
 OFFICIAL_COUNTS = {
     "vmamba_tiny": 22_893_448, "vmamba_small": 44_417_416, "vmamba_base": 76_254_056,
     "vmamba_tiny_s2l5": 30_705_832, "vmamba_small_s2l15": 50_147_752, "vmamba_base_s2l15": 88_557_800,
     "vmamba_tiny_s1l8": 30_249_064, "vmamba_small_s1l20": 49_012_840, "vmamba_base_s1l20": 86_614_504,
 }
-SMALL = dict(depths=(1, 1, 2, 1), dims=16)
+SMALL = {"depths": (1, 1, 2, 1), "dims": 16}
 
 
 def _load(fixtures_dir, name):
@@ -58,7 +58,7 @@ def test_official_parity(fixtures_dir, name):
 def test_timm_pretrained_file_loads_official_checkpoint(fixtures_dir, name):
     d, cfg, x, logits, feats = _load(fixtures_dir, name)
     model = timm.create_model(FIXTURE_VARIANT[name], pretrained=True, **FIXTURE_KWARGS,
-                              pretrained_cfg_overlay=dict(file=str(d / "checkpoint.pth"), num_classes=10))
+                              pretrained_cfg_overlay={"file": str(d / "checkpoint.pth"), "num_classes": 10})
     _assert_matches(model, x, logits, feats)
 
 
@@ -122,7 +122,7 @@ def test_converted_safetensors_round_trip_and_timm_options(fixtures_dir, tmp_pat
     assert vm.checkpoint_filter_fn(sd, model).keys() == sd.keys()  # idempotent on our own keys
     path = tmp_path / "vmamba_tiny_s1l8.safetensors"
     save_file({k: v.contiguous() for k, v in sd.items()}, str(path))
-    overlay = dict(file=str(path), num_classes=10)
+    overlay = {"file": str(path), "num_classes": 10}
     same = timm.create_model("vmamba_tiny_s1l8", pretrained=True, pretrained_cfg_overlay=overlay, **FIXTURE_KWARGS)
     with torch.no_grad():
         torch.testing.assert_close(same.eval()(x), logits, atol=1e-4, rtol=1e-4)
@@ -142,7 +142,7 @@ def test_mismatched_checkpoint_names_keys_and_variant(fixtures_dir):
     d, cfg, *_ = _load(fixtures_dir, "vmamba_v0")
     with pytest.raises(RuntimeError) as e:  # v0 checkpoint into a v2 model, timm route
         timm.create_model("vmamba_tiny_s1l8", pretrained=True, **FIXTURE_KWARGS,
-                          pretrained_cfg_overlay=dict(file=str(d / "checkpoint.pth"), num_classes=10))
+                          pretrained_cfg_overlay={"file": str(d / "checkpoint.pth"), "num_classes": 10})
     msg = str(e.value)
     assert "missing keys" in msg and "unexpected keys" in msg and "looks like" in msg and "VMamba v0" in msg
     _, cfg2, *_ = _load(fixtures_dir, "vmamba_v2")
@@ -169,7 +169,7 @@ def test_scan_swap():
     zigzag = timm.create_model("vmamba_tiny_s1l8", scan="zigzag", **SMALL).eval()
     zigzag.load_state_dict(cross.state_dict())  # K = 4 for both: same parameters, other token orders
     with torch.no_grad():
-        assert (cross.forward_features(x) - zigzag.forward_features(x)).abs().max() > 1e-2
+        assert (cross.forward_features(x) - zigzag.forward_features(x)).abs().max() > 1e-3  # float noise is ~1e-6
     hilbert = timm.create_model("vmamba_tiny", scan="hilbert", **SMALL)
     blocks = [m for m in hilbert.modules() if isinstance(m, vm.SS2D)]
     assert all(b.ssm.x_proj_weight.shape[0] == b.scan.num_directions for b in blocks)

@@ -1,5 +1,6 @@
 """One mmdet/mmseg backbone over any timm model (visionssm's or timm's own): NCHW maps of selected stages."""
 import logging
+import os
 import sys
 from typing import Dict, Mapping, Optional, Sequence
 
@@ -49,27 +50,45 @@ def build_timm_features(model_name: Optional[str], official: Optional[Mapping], 
                              out_indices=tuple(out_indices), **model_kwargs)
 
 
-def load_backbone_checkpoint(model: nn.Module, checkpoint: str, prefix: str = "") -> None:
-    """Load an official or our checkpoint into a bare timm ``model`` (safe loading, family key conversion).
+def _local_file(checkpoint: str) -> str:
+    """A local path for ``checkpoint`` (URLs are downloaded once into torch's hub cache)."""
+    if not checkpoint.startswith(("http://", "https://")):
+        return checkpoint
+    folder = os.path.join(torch.hub.get_dir(), "checkpoints")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, os.path.basename(checkpoint.split("?")[0]))
+    if not os.path.isfile(path):
+        torch.hub.download_url_to_file(checkpoint, path)
+    return path
 
-    Accepts ``{'model'|'state_dict'|'model_ema': ...}`` containers, ``module.`` prefixes, and mmdet/mmseg
-    checkpoints (``prefix='backbone.model.'`` style keys are stripped). The model family's
-    ``checkpoint_filter_fn`` converts official key layouts. Keys pruned away for feature extraction (head,
-    final norm) may be absent from the model; every model key must be in the checkpoint.
+
+def load_backbone_checkpoint(model: nn.Module, checkpoint: str, model_name: Optional[str] = None,
+                             model_kwargs: Optional[Mapping] = None) -> None:
+    """Load our or an official checkpoint (path or URL) into the timm ``model`` (safe loading).
+
+    Our layouts load directly: a timm state dict, ``{'model'|'state_dict'|'model_ema': ...}`` containers,
+    ``module.`` prefixes and mmdet/mmseg checkpoints (``backbone.`` prefixes are stripped); keys pruned away
+    for feature extraction (head, final norm) are ignored. Anything else is treated as an official checkpoint:
+    timm builds ``model_name`` with ``pretrained_cfg_overlay=dict(file=...)`` so that the family's
+    ``checkpoint_filter_fn`` converts it (released checkpoints: 1000 classes). Every model key must be found.
     """
     from visionssm.convert import load_checkpoint_file, unwrap_state_dict
-    if checkpoint.startswith(("http://", "https://")):
-        raw = torch.hub.load_state_dict_from_url(checkpoint, map_location="cpu", weights_only=True, check_hash=False)
-    else:
-        raw = load_checkpoint_file(checkpoint)
-    sd = unwrap_state_dict(raw)
-    for p in ("backbone.model.", "backbone.", prefix):
-        if p and any(k.startswith(p) for k in sd):
+    path = _local_file(checkpoint)
+    sd = unwrap_state_dict(load_checkpoint_file(path))
+    for p in ("backbone.body.model.", "backbone.model.", "backbone."):
+        if any(k.startswith(p) for k in sd):
             sd = {k[len(p):]: v for k, v in sd.items() if k.startswith(p)}
-    filter_fn = getattr(sys.modules.get(type(model).__module__), "checkpoint_filter_fn", None)
-    if filter_fn is not None:
-        sd = filter_fn(sd, model)
+            break
     own = model.state_dict()
+    if any(k not in sd for k in own):  # not our layout: convert through the family's checkpoint_filter_fn
+        if model_name is None:
+            filter_fn = getattr(sys.modules.get(type(model).__module__), "checkpoint_filter_fn", None)
+            if filter_fn is not None:
+                sd = filter_fn(sd, model)
+        else:
+            full = timm.create_model(model_name, pretrained=True, pretrained_cfg_overlay=dict(file=path),
+                                     **dict(model_kwargs or {}))
+            sd = full.state_dict()
     missing = [k for k in own if k not in sd]
     shape = [k for k in own if k in sd and sd[k].shape != own[k].shape]
     if missing or shape:
@@ -120,6 +139,7 @@ class VisionSSMBackbone(BaseModule):
             raise ValueError(f"init_cfg must be dict(type='Pretrained', checkpoint=...), got {init_cfg}")
         super().__init__(init_cfg=init_cfg)
         self.body = build_timm_features(model_name, official, out_indices, dict(model_kwargs), pretrained)
+        self._timm_args = (model_name, dict(model_kwargs))  # to convert official checkpoints in init_weights
         self._is_init = bool(pretrained)  # released weights loaded: mmengine must not re-initialise them
         self.out_indices = tuple(out_indices)
         self.channels = self.body.feature_info.channels()
@@ -133,7 +153,7 @@ class VisionSSMBackbone(BaseModule):
 
     def init_weights(self):
         if self.init_cfg is not None and self.init_cfg.get("checkpoint"):
-            load_backbone_checkpoint(self.body.model, self.init_cfg["checkpoint"])
+            load_backbone_checkpoint(self.body.model, self.init_cfg["checkpoint"], *self._timm_args)
             self._is_init = True  # stops mmengine from re-initialising the loaded weights
         else:
             super().init_weights()

@@ -54,6 +54,7 @@ class TimmClassifier(BaseModel):
         import visionssm  # noqa: F401  (registers our timm models)
         self.model = timm.create_model(model_name, pretrained=False, num_classes=num_classes, **model_kwargs)
         self.num_classes = num_classes
+        self._timm_args = (model_name, dict(model_kwargs, num_classes=num_classes))
         self.mixup = Mixup(**mixup, label_smoothing=label_smoothing, num_classes=num_classes) if mixup else None
         if self.mixup is not None:
             self.criterion: nn.Module = SoftTargetCrossEntropy()
@@ -64,7 +65,7 @@ class TimmClassifier(BaseModel):
 
     def init_weights(self):
         if self.init_cfg is not None and self.init_cfg.get("type") == "Pretrained":
-            load_backbone_checkpoint(self.model, self.init_cfg["checkpoint"])
+            load_backbone_checkpoint(self.model, self.init_cfg["checkpoint"], *self._timm_args)
             self._is_init = True
         else:
             super().init_weights()

@@ -57,6 +57,7 @@ class VisionSSMSimplePyramid(BaseModule):
         wanted = list(out_indices) * (len(scales) if len(out_indices) == 1 else 1)
         unique = sorted(set(wanted))
         self.body = build_timm_features(model_name, official, unique, dict(model_kwargs), pretrained)
+        self._timm_args = (model_name, dict(model_kwargs))
         self._pick = [unique.index(i) for i in wanted]  # which body output feeds each scale
         c = self.body.feature_info.channels()[-1]
         self.scales = tuple(float(s) for s in scales)
@@ -75,7 +76,7 @@ class VisionSSMSimplePyramid(BaseModule):
 
     def init_weights(self):
         if self.init_cfg is not None and self.init_cfg.get("checkpoint"):
-            load_backbone_checkpoint(self.body.model, self.init_cfg["checkpoint"])
+            load_backbone_checkpoint(self.body.model, self.init_cfg["checkpoint"], *self._timm_args)
             self._is_init = True
             for m in self.rescale.modules():  # the new pyramid layers still need their own init
                 if isinstance(m, nn.ConvTranspose2d):

@@ -232,10 +232,12 @@ class VMamba(nn.Module):
         total = sum(depths)
         dpr = [drop_path_rate * i / (total - 1) if total > 1 else 0.0 for i in range(total)]  # = torch.linspace
         scans = ScanProvider(scan, scan_kwargs)
-        block_kwargs = dict(
-            d_state=d_state, ssm_ratio=ssm_ratio, dt_rank=dt_rank, d_conv=d_conv, conv_bias=conv_bias, gate=gate,
-            out_norm=out_norm, act_layer=_act(ssm_act_layer), dropout=ssm_drop_rate, backend=backend,
-            mlp_ratio=mlp_ratio, mlp_act_layer=_act(mlp_act_layer), mlp_drop_rate=mlp_drop_rate)
+        block_kwargs = {
+            "d_state": d_state, "ssm_ratio": ssm_ratio, "dt_rank": dt_rank, "d_conv": d_conv, "conv_bias": conv_bias,
+            "gate": gate, "out_norm": out_norm, "act_layer": _act(ssm_act_layer), "dropout": ssm_drop_rate,
+            "backend": backend, "mlp_ratio": mlp_ratio, "mlp_act_layer": _act(mlp_act_layer),
+            "mlp_drop_rate": mlp_drop_rate,
+        }
         stages, self.feature_info = [], []
         reduction = patch_size
         for i in range(num_stages):
@@ -245,7 +247,7 @@ class VMamba(nn.Module):
                 dims[max(i - 1, 0)], dims[i], depths[i], downsample=downsample_type if i > 0 else None,
                 channels_first=channels_first, drop_path_rates=dpr[sum(depths[:i]):sum(depths[:i + 1])],
                 scans=scans, norm_eps=norm_eps, **block_kwargs))
-            self.feature_info.append(dict(num_chs=dims[i], reduction=reduction, module=f"stages.{i}"))
+            self.feature_info.append({"num_chs": dims[i], "reduction": reduction, "module": f"stages.{i}"})
         self.stages = nn.Sequential(*stages)
         self.num_features = dims[-1]
         self.norm_pre = LayerNorm2d(self.num_features, eps=norm_eps)  # official classifier.norm (norm → pool → fc)
@@ -273,13 +275,13 @@ class VMamba(nn.Module):
 
     @torch.jit.ignore
     def group_matcher(self, coarse: bool = False) -> Dict[str, Any]:
-        return dict(
-            stem=r"^stem",
-            blocks=r"^stages\.(\d+)" if coarse else [
+        return {
+            "stem": r"^stem",
+            "blocks": r"^stages\.(\d+)" if coarse else [
                 (r"^stages\.(\d+)\.downsample", (0,)),
                 (r"^stages\.(\d+)\.blocks\.(\d+)", None),
                 (r"^norm_pre", (99999,)),
-            ])
+            ]}
 
     @torch.jit.ignore
     def set_grad_checkpointing(self, enable: bool = True) -> None:
@@ -397,10 +399,10 @@ for _family, _gen in (("vmamba", None), ("vmamba_v0", "v0"), ("vmamba_v2", "v2")
 
 # -- registry ---------------------------------------------------------------------------------------
 
-_V0 = dict(dims=96, d_state=16, ssm_ratio=2.0, d_conv=3, conv_bias=True, gate="silu", mlp_ratio=0.0,
-           stem_type="patch", downsample_type="merge", channels_first=False)
-_V2 = dict(dims=96, d_state=1, d_conv=3, conv_bias=False, gate="none", mlp_ratio=4.0,
-           stem_type="overlap", downsample_type="conv3", channels_first=True)
+_V0 = {"dims": 96, "d_state": 16, "ssm_ratio": 2.0, "d_conv": 3, "conv_bias": True, "gate": "silu", "mlp_ratio": 0.0,
+       "stem_type": "patch", "downsample_type": "merge", "channels_first": False}
+_V2 = {"dims": 96, "d_state": 1, "d_conv": 3, "conv_bias": False, "gate": "none", "mlp_ratio": 4.0,
+       "stem_type": "overlap", "downsample_type": "conv3", "channels_first": True}
 
 # arguments of the official builders in MzeroMiko/VMamba vmamba.py (vanilla_vmamba_* and vmamba_*_s*l*)
 _VARIANTS: Dict[str, Dict[str, Any]] = {
@@ -431,7 +433,7 @@ PUBLISHED_PARAMS = {
 }
 
 # small configurations of every variant (architecture kept: stem, downsample, gate, d_state, ratio, MLP)
-SMALL_TEST_CONFIGS = {name: dict(depths=(1, 1, 2, 1), dims=16) for name in _VARIANTS}
+SMALL_TEST_CONFIGS = {name: {"depths": (1, 1, 2, 1), "dims": 16} for name in _VARIANTS}
 
 _URL = "https://github.com/MzeroMiko/VMamba/releases/download/"
 _RELEASES = {
@@ -461,7 +463,11 @@ default_cfgs = generate_default_cfgs({
     f"{name}.in1k": _cfg(
         url=_URL + _RELEASES[name],
         first_conv="stem.conv" if _VARIANTS[name]["stem_type"] == "patch" else "stem.conv1",
-        notes=("official ImageNet-1k release; the file is a training checkpoint, its 'model' entry is loaded",))
+        notes=("official ImageNet-1k release. The file is a training checkpoint that also pickles a yacs config, so safe "
+               "loading (weights_only=True) refuses it: convert it once (tools/convert.py or "
+               "visionssm.convert.from_official) and load the result with pretrained_cfg_overlay=dict(file=...). "
+               "The published accuracy is that of its 'model' entry, not 'model_ema' (timm's file loader prefers "
+               "'model_ema' when present).",))
     for name in _VARIANTS
 })
 
@@ -472,7 +478,7 @@ def _create_vmamba(variant: str, pretrained: bool = False, **kwargs) -> VMamba:
     return build_model_with_cfg(
         VMamba, variant, pretrained,
         pretrained_filter_fn=checkpoint_filter_fn,
-        feature_cfg=dict(out_indices=(0, 1, 2, 3), flatten_sequential=True),
+        feature_cfg={"out_indices": (0, 1, 2, 3), "flatten_sequential": True},
         **model_args)
 
 

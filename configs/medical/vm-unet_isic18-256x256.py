@@ -1,0 +1,6 @@
+# VM-UNet on ISIC 2018 (authors' 7:3 split in data/isic2018/{train,val}/{images,masks}).
+_base_ = ['./_base_/vm-unet_isic_300e.py']
+data_root = 'data/isic2018/'
+train_dataloader = dict(dataset=dict(data_root=data_root))
+val_dataloader = dict(dataset=dict(data_root=data_root))
+test_dataloader = val_dataloader

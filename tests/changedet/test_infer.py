@@ -1,0 +1,74 @@
+"""Folder inference: expected files, bad inputs skipped and listed, no silent overwrite."""
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from visionssm.changedet import MambaBCD, MambaSCD, infer_folder
+
+TINY = dict(backbone_kwargs=dict(depths=(1, 1, 1, 1), dims=8), channels=8, block_kwargs=dict(mlp_ratio=1.0))
+
+
+@pytest.fixture()
+def pair_dirs(levir_root, tmp_path):
+    before, after = tmp_path / "before", tmp_path / "after"
+    shutil.copytree(levir_root["root"] / "test" / "A", before)
+    shutil.copytree(levir_root["root"] / "test" / "B", after)
+    return before, after
+
+
+def test_writes_masks_and_overlays_and_skips_bad_files(pair_dirs, tmp_path, capsys):
+    before, after = pair_dirs
+    (before / "corrupt.png").write_bytes(b"not a png at all")
+    (after / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    Image.new("RGB", (40, 40)).save(before / "small.png")
+    Image.new("RGB", (48, 40)).save(after / "small.png")
+    Image.new("RGB", (40, 40)).save(before / "lonely.png")
+    out = tmp_path / "out"
+    report = infer_folder(MambaBCD(**TINY), before, after, out, progress=False)
+
+    assert report.written == ["test_0.png", "test_1.png"]
+    failed = dict(report.failed)
+    assert set(failed) == {"corrupt.png", "small.png", "lonely.png"}
+    assert "cannot read image" in failed["corrupt.png"] and "size mismatch" in failed["small.png"]
+    assert "no partner" in failed["lonely.png"]
+    assert "corrupt.png" in capsys.readouterr().err  # listed at the end
+    for name in report.written:
+        mask = np.asarray(Image.open(out / "masks" / name))
+        overlay = np.asarray(Image.open(out / "overlays" / name))
+        assert mask.shape == (64, 64) and set(np.unique(mask)) <= {0, 255}
+        assert overlay.shape == (64, 64, 3)
+        # overlay = after image where nothing changed
+        after_img = np.asarray(Image.open(after / name).convert("RGB"))
+        np.testing.assert_array_equal(overlay[mask == 0], after_img[mask == 0])
+
+
+def test_never_overwrites_without_permission(pair_dirs, tmp_path):
+    before, after = pair_dirs
+    (before / "test_1.png").unlink()  # one pair is enough here
+    (after / "test_1.png").unlink()
+    out = tmp_path / "out"
+    model = MambaBCD(**TINY)
+    infer_folder(model, before, after, out, progress=False)
+    marker = out / "masks" / "test_0.png"
+    stamp = marker.stat().st_mtime_ns
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        infer_folder(model, before, after, out, progress=False)
+    assert infer_folder(model, before, after, out, progress=False, skip_existing=True).written == []
+    assert marker.stat().st_mtime_ns == stamp
+    assert infer_folder(model, before, after, out, progress=False, overwrite=True).written == ["test_0.png"]
+    assert marker.stat().st_mtime_ns != stamp
+
+
+def test_semantic_outputs(pair_dirs, tmp_path):
+    before, after = pair_dirs
+    (before / "test_1.png").unlink()
+    out = tmp_path / "scd"
+    report = infer_folder(MambaSCD(**TINY), before, after, out, progress=False)
+    assert report.written == ["test_0.png"] and report.failed == [("test_1.png", f"no partner in {before}")]
+    for sub in ("masks", "overlays", "semantic_from", "semantic_to"):
+        assert [p.name for p in (out / sub).iterdir()] == ["test_0.png"]
+    sem = np.asarray(Image.open(out / "semantic_to" / "test_0.png"))
+    mask = np.asarray(Image.open(out / "masks" / "test_0.png"))
+    assert (sem[mask == 0] == 255).all()  # unchanged pixels carry the 'unchanged' colour (white)

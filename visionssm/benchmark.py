@@ -1,0 +1,508 @@
+"""Parameters, FLOPs, throughput and peak memory of visionssm models next to timm references.
+
+FLOPs follow VMamba's convention so numbers compare with the published tables: fvcore-style counting (one
+multiply-add = one FLOP) of everything ``torch.utils.flop_counter.FlopCounterMode`` sees, plus every
+``visionssm.kernels.selective_scan`` call counted as 9·B·L·D·N (+ B·D·L for D, + B·D·L for z; 7·B·L·D·N when the
+scan returns hidden states, Spatial-Mamba's rule). The scan's own inner ops are hidden from FlopCounterMode, so
+the count does not depend on the backend. Throughput runs all models in interleaved rounds (model A, B, C, A, B,
+C, ...) and reports the median round, so drifting load on a shared machine hits every model alike; the ratio
+to timm's ``convnext_tiny``, ``swin_tiny_patch4_window7_224`` and ``deit_small_patch16_224`` comes from the
+same run.
+
+Command line: ``python tools/benchmark.py --models vmamba_tiny_s1l8 "vmamba_tiny_s1l8:scan=hilbert" ...``
+(see ``--help``).
+"""
+import argparse
+import ast
+import contextlib
+import datetime
+import gc
+import importlib
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+REFERENCE_MODELS = ("convnext_tiny", "swin_tiny_patch4_window7_224", "deit_small_patch16_224")
+MODES = ("infer", "train")
+FLOPS_CONVENTION = "fvcore/VMamba: multiply-add = 1 FLOP; selective scan 9*B*L*D*N (+B*D*L for D, 7*B*L*D*N if no C)"
+# timm references whose constructor needs the input size (fixed position embeddings / windows)
+_NEEDS_IMG_SIZE = ("swin", "deit", "vit")
+
+
+def _scan_module():
+    # ``visionssm.kernels.selective_scan`` the attribute is the function; the hook list lives in the module
+    return importlib.import_module("visionssm.kernels.selective_scan")
+
+
+def scan_call_flops(info: Dict[str, Any]) -> int:
+    """FLOPs of one selective-scan call by VMamba's rule (``flops_selective_scan_fn``, state-spaces/mamba#110)."""
+    b, d, length, n = info["batch"], info["channels"], info["length"], info["state"]
+    if info["has_C"]:
+        from visionssm.kernels import selective_scan_flops
+        return selective_scan_flops(b, length, d, n, with_D=info["has_D"], with_z=info["has_z"])
+    # hidden states only (Spatial-Mamba's "oflex_rh" kernel): no contraction with C, 7·B·L·D·N
+    return 7 * b * length * d * n + (b * d * length if info["has_D"] else 0) + (b * d * length if info["has_z"] else 0)
+
+
+class ScanFlopCounter:
+    """Context manager: records every selective-scan call and its FLOPs.
+
+    With ``torch_counter`` (an active FlopCounterMode) the FLOPs its inner ops add are recorded in ``hidden``
+    so the caller can subtract them.
+    """
+
+    def __init__(self, torch_counter: Optional[FlopCounterMode] = None):
+        self.torch_counter = torch_counter
+        self.calls: List[Dict[str, Any]] = []
+        self.flops = 0
+        self.hidden = 0
+
+    def __call__(self, info: Dict[str, Any]):
+        self.calls.append(dict(info))
+        self.flops += scan_call_flops(info)
+        return self._hide() if self.torch_counter is not None else None
+
+    @contextlib.contextmanager
+    def _hide(self):
+        before = self.torch_counter.get_total_flops()
+        try:
+            yield
+        finally:
+            self.hidden += self.torch_counter.get_total_flops() - before
+
+    def __enter__(self) -> "ScanFlopCounter":
+        _scan_module().SCAN_HOOKS.append(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        hooks = _scan_module().SCAN_HOOKS
+        if self in hooks:
+            hooks.remove(self)
+
+
+@dataclass
+class FlopCount:
+    """FLOPs of one forward pass. ``flops`` is the VMamba / fvcore convention (see module docstring)."""
+
+    flops: int           # macs of torch ops + scan FLOPs
+    scan_flops: int      # the selective-scan part (9·B·L·D·N rule)
+    torch_flops: int     # FlopCounterMode's count outside the scan (2 FLOPs per multiply-add)
+    scan_calls: int
+    batch: int
+    input_size: Tuple[int, int, int]
+
+
+def count_flops(model: nn.Module, input_size: Sequence[int], batch: int = 1,
+                device: Optional[torch.device] = None) -> FlopCount:
+    """Forward FLOPs of ``model`` on a random (batch, *input_size) input, eval mode, no grad."""
+    device = device or next(model.parameters()).device
+    x = torch.randn(batch, *input_size, device=device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter, ScanFlopCounter(counter) as scans:
+            model(x)
+    finally:
+        model.train(was_training)
+    torch_flops = counter.get_total_flops() - scans.hidden
+    return FlopCount(flops=torch_flops // 2 + scans.flops, scan_flops=scans.flops, torch_flops=torch_flops,
+                     scan_calls=len(scans.calls), batch=batch, input_size=tuple(input_size))
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+# ----------------------------------------------------------------------------------------------- model specs
+
+
+@dataclass
+class ModelSpec:
+    """A registered timm name plus constructor kwargs, written ``name:key=value,key=value`` on the command line."""
+
+    name: str
+    kwargs: Dict[str, Any] = field(default_factory=dict)
+    reference: bool = False
+
+    @property
+    def label(self) -> str:
+        if not self.kwargs:
+            return self.name
+        return self.name + ":" + ",".join(f"{k}={v}" for k, v in self.kwargs.items())
+
+
+def _literal(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text  # bare words such as scan=hilbert stay strings
+
+
+def parse_model_spec(text: str) -> ModelSpec:
+    """``"vmamba_tiny_s1l8:scan=hilbert,d_state=1"`` → ModelSpec (values parsed as Python literals when they are)."""
+    name, _, rest = text.partition(":")
+    kwargs: Dict[str, Any] = {}
+    if rest:
+        # split on commas that start a new key=value (values such as depths=(1,1,2,1) contain commas)
+        parts: List[str] = []
+        for piece in rest.split(","):
+            if "=" in piece.split("(")[0].split("[")[0] or not parts:
+                parts.append(piece)
+            else:
+                parts[-1] += "," + piece
+        for part in parts:
+            key, eq, value = part.partition("=")
+            if not eq or not key.strip():
+                raise ValueError(f"model spec {text!r}: expected name:key=value[,key=value...], got {part!r}")
+            kwargs[key.strip()] = _literal(value.strip())
+    if not name:
+        raise ValueError(f"model spec {text!r} has no model name")
+    return ModelSpec(name, kwargs)
+
+
+def create_model(spec: ModelSpec, img_size: Optional[int] = None) -> nn.Module:
+    import timm
+
+    import visionssm  # noqa: F401  (registers our models with timm)
+
+    if not timm.is_model(spec.name):
+        raise ValueError(f"unknown model {spec.name!r}: not registered with timm. "
+                         f"visionssm models: {', '.join(_registered())}")
+    kwargs = dict(spec.kwargs)
+    if spec.reference and img_size and spec.name.startswith(_NEEDS_IMG_SIZE):
+        kwargs.setdefault("img_size", img_size)
+    return timm.create_model(spec.name, pretrained=False, **kwargs)
+
+
+def _registered() -> List[str]:
+    from visionssm.models import registered_model_names
+    return registered_model_names()
+
+
+def default_input_size(model: nn.Module) -> Tuple[int, int, int]:
+    cfg = getattr(model, "pretrained_cfg", None) or {}
+    return tuple(cfg.get("input_size", (3, 224, 224)))
+
+
+# ------------------------------------------------------------------------------------------- measurements
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _cpu_peak_bytes(fn: Callable[[], None]) -> Optional[int]:
+    """Peak of live CPU tensor bytes allocated during ``fn`` (above the start), from the profiler's memory events."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    try:
+        events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+    except AttributeError:  # profiler internals moved: report "not measured" rather than a wrong number
+        return None
+    live = peak = 0
+    for e in sorted(events, key=lambda e: e.start_ns()):
+        if e.device_type() == torch.autograd.DeviceType.CPU:
+            live += e.nbytes()
+            peak = max(peak, live)
+    return peak
+
+
+def peak_memory_mib(fn: Callable[[], None], device: torch.device) -> Optional[float]:
+    """Peak tensor memory that ``fn`` allocates above what is live before it, in MiB.
+
+    CUDA: ``torch.cuda.max_memory_allocated``. CPU: the running sum of the allocations and frees that
+    ``torch.profiler`` (``profile_memory=True``) records during the call (process RSS would hide reuse of
+    memory the allocator already holds). None where the profiler does not expose its memory events.
+    """
+    gc.collect()
+    if device.type == "cuda":
+        _sync(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        fn()
+        _sync(device)
+        return (torch.cuda.max_memory_allocated(device) - base) / 2 ** 20
+    peak = _cpu_peak_bytes(fn)
+    return None if peak is None else peak / 2 ** 20
+
+
+class _Runner:
+    """One model ready to run a step of one mode on a fixed batch."""
+
+    def __init__(self, spec: ModelSpec, model: nn.Module, x: torch.Tensor, device: torch.device,
+                 amp_dtype: Optional[torch.dtype]):
+        self.spec, self.model, self.x, self.device, self.amp_dtype = spec, model, x, device, amp_dtype
+        self.num_classes = getattr(model, "num_classes", None) or 1000
+        self.target = torch.randint(0, self.num_classes, (x.shape[0],), device=device)
+        self.optimizer: Optional[torch.optim.Optimizer] = None
+
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    def step(self, mode: str) -> None:
+        if mode == "infer":
+            self.model.eval()
+            with torch.no_grad(), self._autocast():
+                self.model(self.x)
+            return
+        self.model.train()
+        if self.optimizer is None:
+            self.optimizer = torch.optim.SGD(self.model.parameters(), lr=1e-4, momentum=0.9)
+        self.optimizer.zero_grad(set_to_none=True)
+        with self._autocast():
+            loss = F.cross_entropy(self.model(self.x), self.target)
+        loss.backward()
+        self.optimizer.step()
+
+
+def _loadavg() -> Optional[List[float]]:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment(device: torch.device) -> Dict[str, Any]:
+    import timm
+    env = {
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+        "python": platform.python_version(), "torch": torch.__version__, "timm": timm.__version__,
+        "platform": platform.platform(), "cpu": _cpu_name(), "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(), "device": str(device), "loadavg_start": _loadavg(),
+    }
+    if device.type == "cuda":
+        env["gpu"] = torch.cuda.get_device_name(device)
+        env["allow_tf32_matmul"] = torch.backends.cuda.matmul.allow_tf32
+        env["allow_tf32_cudnn"] = torch.backends.cudnn.allow_tf32
+    return env
+
+
+def benchmark(
+        specs: Sequence[ModelSpec],
+        device: str = "cpu",
+        batch_size: int = 8,
+        img_size: Optional[int] = None,
+        modes: Sequence[str] = MODES,
+        warmup: int = 1,
+        rounds: int = 3,
+        iters: int = 2,
+        references: Sequence[str] = REFERENCE_MODELS,
+        amp_dtype: Optional[torch.dtype] = None,
+        flops: bool = True,
+        memory: bool = True,
+        log: Callable[[str], None] = print,
+) -> Dict[str, Any]:
+    """Benchmark ``specs`` and the timm ``references`` in one interleaved run; returns a JSON-able dict.
+
+    ``img_size`` None: each model's default input size (224 for every visionssm ImageNet variant).
+    Throughput (img/s) per model and mode is the median over ``rounds`` rounds of ``iters`` steps.
+    """
+    for mode in modes:
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; choose from {MODES}")
+    dev = torch.device(device)
+    all_specs = list(specs) + [ModelSpec(name, reference=True) for name in references
+                               if name not in [s.label for s in specs]]
+    settings = {"batch_size": batch_size, "img_size": img_size, "modes": list(modes), "warmup": warmup,
+                "rounds": rounds, "iters": iters, "amp_dtype": str(amp_dtype) if amp_dtype else None,
+                "references": list(references), "flops_convention": FLOPS_CONVENTION}
+    results: Dict[str, Any] = {"environment": environment(dev), "settings": settings, "models": []}
+    runners: List[_Runner] = []
+    for spec in all_specs:
+        log(f"building {spec.label}")
+        torch.manual_seed(0)
+        model = create_model(spec, img_size).to(dev)
+        size = (3, img_size, img_size) if img_size else default_input_size(model)
+        entry: Dict[str, Any] = {"label": spec.label, "name": spec.name, "kwargs": {k: repr(v) for k, v in spec.kwargs.items()},
+                                 "reference": spec.reference, "params": count_params(model), "input_size": list(size)}
+        if flops:
+            fc = count_flops(model, size, batch=1, device=dev)
+            entry["flops"] = fc.flops
+            entry["scan_flops"] = fc.scan_flops
+            entry["torch_flops"] = fc.torch_flops
+            entry["scan_calls"] = fc.scan_calls
+        results["models"].append(entry)
+        x = torch.randn(batch_size, *size, device=dev)
+        runners.append(_Runner(spec, model, x, dev, amp_dtype))
+
+    for mode in modes:
+        for r in runners:
+            for _ in range(warmup):
+                r.step(mode)
+            _sync(dev)
+        per_round: List[List[float]] = [[] for _ in runners]
+        for round_idx in range(rounds):
+            for i, r in enumerate(runners):
+                _sync(dev)
+                t0 = time.perf_counter()
+                for _ in range(iters):
+                    r.step(mode)
+                _sync(dev)
+                per_round[i].append(batch_size * iters / (time.perf_counter() - t0))
+            log(f"{mode} round {round_idx + 1}/{rounds}: " + ", ".join(
+                f"{r.spec.label} {per_round[i][-1]:.2f}" for i, r in enumerate(runners)))
+        for i, r in enumerate(runners):
+            entry = results["models"][i]
+            entry[mode] = {"img_per_s": statistics.median(per_round[i]),
+                           "img_per_s_rounds": [round(v, 3) for v in per_round[i]]}
+            if memory:
+                entry[mode]["peak_mem_mib"] = peak_memory_mib(lambda r=r, mode=mode: r.step(mode), dev)
+
+    ref_entries = {e["name"]: e for e in results["models"] if e["reference"]}
+    for entry in results["models"]:
+        entry["ratio"] = {mode: {ref: entry[mode]["img_per_s"] / ref_e[mode]["img_per_s"]
+                                 for ref, ref_e in ref_entries.items()} for mode in modes}
+    results["environment"]["loadavg_end"] = _loadavg()
+    return results
+
+
+def flops_table(names: Sequence[str], img_size: Optional[int] = None, log: Callable[[str], None] = print
+                ) -> Dict[str, Any]:
+    """Params and FLOPs (batch 1, default input size unless ``img_size``) of registered models, on CPU."""
+    out: Dict[str, Any] = {"settings": {"img_size": img_size, "flops_convention": FLOPS_CONVENTION},
+                           "environment": {"torch": torch.__version__}, "models": {}}
+    for name in names:
+        torch.manual_seed(0)
+        model = create_model(ModelSpec(name))
+        size = (3, img_size, img_size) if img_size else default_input_size(model)
+        fc = count_flops(model, size)
+        out["models"][name] = {"params": count_params(model), "input_size": list(size), "flops": fc.flops,
+                               "scan_flops": fc.scan_flops, "torch_flops": fc.torch_flops}
+        log(f"{name}: {count_params(model) / 1e6:.2f}M params, {fc.flops / 1e9:.2f} GFLOPs at {size[1]}x{size[2]}")
+        del model
+        gc.collect()
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- report
+
+
+def _fmt(v: Optional[float], digits: int = 2) -> str:
+    return "—" if v is None else f"{v:.{digits}f}"
+
+
+def markdown_table(results: Dict[str, Any]) -> str:
+    """Markdown table of a ``benchmark`` result: one row per model, ratios to every reference per mode."""
+    modes = results["settings"]["modes"]
+    refs = [e["name"] for e in results["models"] if e["reference"]]
+    short = {"convnext_tiny": "convnext_t", "swin_tiny_patch4_window7_224": "swin_t", "deit_small_patch16_224": "deit_s"}
+    head = ["model", "params (M)", "GFLOPs"]
+    for mode in modes:
+        head += [f"{mode} img/s"] + [f"{mode} × {short.get(r, r)}" for r in refs] + [f"{mode} peak MiB"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for e in results["models"]:
+        row = [f"`{e['label']}`", _fmt(e["params"] / 1e6), _fmt(e["flops"] / 1e9 if "flops" in e else None)]
+        for mode in modes:
+            m = e[mode]
+            row += [_fmt(m["img_per_s"])] + [_fmt(e["ratio"][mode][r]) for r in refs] + [_fmt(m.get("peak_mem_mib"), 0)]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def _parse_dtype(text: Optional[str]) -> Optional[torch.dtype]:
+    if text in (None, "float32", "fp32"):
+        return None
+    table = {"float16": torch.float16, "fp16": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+    if text not in table:
+        raise argparse.ArgumentTypeError(f"--amp: unknown dtype {text!r}; choose float32, float16 or bfloat16")
+    return table[text]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="benchmark", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Model specs: a registered name, optionally with constructor kwargs, e.g. vmamba_tiny_s1l8:scan=hilbert "
+               "or vmamba_tiny:d_state=1,depths=(1,1,2,1). timm's convnext_tiny, swin_tiny_patch4_window7_224 and "
+               "deit_small_patch16_224 always run in the same process for the ratios.")
+    p.add_argument("--models", nargs="+", default=["vmamba_tiny_s1l8", "vmamba_tiny"], help="model specs")
+    p.add_argument("--references", nargs="*", default=list(REFERENCE_MODELS),
+                   help="timm models run in the same process for the throughput ratios (default: %(default)s)")
+    p.add_argument("--scans", nargs="+", default=None,
+                   help="also run every model once per scan strategy (adds scan=<name> to its kwargs)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto (cuda when available)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--img-size", type=int, default=None, help="square input side; default each model's input size")
+    p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds; the median is reported")
+    p.add_argument("--iters", type=int, default=2, help="steps per model per round")
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
+    p.add_argument("--amp", default=None, help="autocast dtype: float16 or bfloat16 (default float32, no autocast)")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
+    p.add_argument("--flops-only", action="store_true",
+                   help="only params and FLOPs (batch 1), no timing; with --all-registered covers every variant")
+    p.add_argument("--all-registered", action="store_true", help="with --flops-only: every registered visionssm model")
+    p.add_argument("--out", default=None, help="write the results as JSON here")
+    p.add_argument("--markdown", default=None, help="write the markdown table here")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+    args = build_parser().parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.flops_only:
+        names = _registered() if args.all_registered else [parse_model_spec(m).name for m in args.models]
+        res = flops_table(names, args.img_size, log=lambda s: print(s, file=sys.stderr))
+        res["command"] = "python tools/benchmark.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        if args.out:
+            with open(args.out, "w") as f:
+                json.dump(res, f, indent=1)
+                f.write("\n")
+        return res
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    specs = [parse_model_spec(m) for m in args.models]
+    if args.scans:
+        specs = [ModelSpec(s.name, dict(s.kwargs, scan=scan)) for s in specs for scan in args.scans]
+    res = benchmark(specs, device=device, batch_size=args.batch_size, img_size=args.img_size, modes=args.modes,
+                    warmup=args.warmup, rounds=args.rounds, iters=args.iters, references=args.references,
+                    amp_dtype=_parse_dtype(args.amp),
+                    memory=not args.no_memory, log=lambda s: print(s, file=sys.stderr))
+    res["command"] = "python tools/benchmark.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    table = markdown_table(res)
+    print(table)
+    env = res["environment"]
+    print(f"\n{env['device']} ({env.get('gpu') or env['cpu']}), torch {env['torch']}, {env['torch_threads']} threads, "
+          f"batch {args.batch_size}, load average {env['loadavg_start']} -> {env['loadavg_end']}")
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(res, f, indent=1)
+            f.write("\n")
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(table + "\n")
+    return res
+
+
+__all__ = ["REFERENCE_MODELS", "ScanFlopCounter", "FlopCount", "count_flops", "count_params", "ModelSpec",
+           "parse_model_spec", "create_model", "peak_memory_mib", "benchmark", "flops_table", "markdown_table",
+           "scan_call_flops", "main"]
