@@ -1,3 +1,4 @@
+# ruff: noqa: C408  (OpenMMLab configs are written with dict())
 # ChangeMamba MambaBCD-B on levir-cd: vmamba_base_s2l15 encoder (ImageNet vssm_base_0229_ckpt_epoch_237.pth),
 # decoder VSS blocks with the "cross" scan (change `scan` to try any registered strategy).
 _base_ = [

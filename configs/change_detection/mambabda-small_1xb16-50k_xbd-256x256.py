@@ -1,3 +1,4 @@
+# ruff: noqa: C408  (OpenMMLab configs are written with dict())
 # ChangeMamba MambaBDA-S on xbd: vmamba_small_s2l15 encoder (ImageNet vssm_small_0229_ckpt_epoch_222.pth),
 # decoder VSS blocks with the "cross" scan (change `scan` to try any registered strategy).
 _base_ = [

@@ -1,3 +1,4 @@
+# ruff: noqa: C408  (OpenMMLab configs are written with dict())
 # ChangeMamba MambaBDA-T on xbd: vmamba_tiny_s2l5 encoder (ImageNet vssm_tiny_0230_ckpt_epoch_262.pth),
 # decoder VSS blocks with the "cross" scan (change `scan` to try any registered strategy).
 _base_ = [

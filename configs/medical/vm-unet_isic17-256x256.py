@@ -4,4 +4,3 @@ data_root = 'data/isic2017/'
 train_dataloader = dict(dataset=dict(data_root=data_root))
 val_dataloader = dict(dataset=dict(data_root=data_root))
 test_dataloader = val_dataloader
-model = dict(model=dict(drop_path_rate=0.2))

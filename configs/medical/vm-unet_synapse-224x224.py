@@ -1,5 +1,5 @@
 # VM-UNet on Synapse (JCruan519/VM-UNet configs/config_setting_synapse.py): 224x224 slices, 9 classes,
-# batch 32, 300 epochs, AdamW lr 1e-3 wd 1e-2, CosineAnnealingLR(T_max=100, eta_min=1e-5), CE + Dice (1:1),
+# batch 32, 300 epochs, AdamW lr 1e-3 wd 1e-2, CosineAnnealingLR(T_max=100, eta_min=1e-5), CE + Dice (1:1), drop_path 0.3,
 # test on whole h5 volumes slice by slice, Dice and HD95 (voxels) per organ.
 _base_ = ['./_base_/medical_runtime.py']
 data_root = 'data/Synapse/'
@@ -8,7 +8,7 @@ classes = ('background', 'aorta', 'gallbladder', 'kidney_left', 'kidney_right', 
 model = dict(
     type='visionssm.MedSegModel',
     model=dict(name='vm_unet', num_classes=9, in_chans=3, depths=(2, 2, 2, 2), depths_decoder=(2, 2, 2, 1),
-               drop_path_rate=0.2),
+               drop_path_rate=0.3),
     loss=dict(type='ce_dice', num_classes=9, weights=(1.0, 1.0), include_background=True, dice_square=True),
     inference=dict(mode='slices', size=224),
     pretrained='pretrained/vmamba_small_e238_ema.pth',

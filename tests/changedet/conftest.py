@@ -1,7 +1,6 @@
 """Session fixtures: generated bi-temporal datasets in the real on-disk layouts (written once per session)."""
-import pytest
-
 import cd_synthetic  # tests/changedet is on sys.path (pytest's default "prepend" import mode)
+import pytest
 
 
 @pytest.fixture(scope="session")

@@ -64,7 +64,7 @@ def test_custom_folder_map_and_changemamba_layout(levir_root, tmp_path):
     for src, dst in (("A", "T1"), ("B", "T2"), ("label", "GT")):
         shutil.copytree(levir_root["root"] / "train" / src, root / dst)
     assert BinaryChangeDataset(root).folders["label"] == "GT"
-    ds = BinaryChangeDataset(root, layout=dict(img_from="T2", img_to="T1", label="GT"))
+    ds = BinaryChangeDataset(root, layout={"img_from": "T2", "img_to": "T1", "label": "GT"})
     assert len(ds) == 6
 
 

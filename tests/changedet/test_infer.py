@@ -7,7 +7,7 @@ from PIL import Image
 
 from visionssm.changedet import MambaBCD, MambaSCD, infer_folder
 
-TINY = dict(backbone_kwargs=dict(depths=(1, 1, 1, 1), dims=8), channels=8, block_kwargs=dict(mlp_ratio=1.0))
+TINY = {"backbone_kwargs": {"depths": (1, 1, 1, 1), "dims": 8}, "channels": 8, "block_kwargs": {"mlp_ratio": 1.0}}
 
 
 @pytest.fixture()

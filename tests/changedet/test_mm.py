@@ -66,7 +66,7 @@ def test_metric_wrapper_hand_computed():
     metric = ChangeDetectionMetric(task="bcd")
     gt = torch.tensor([[0, 0, 0, 0, 0], [0, 1, 1, 1, 1]])
     pred = torch.tensor([[0, 0, 0, 0, 1], [1, 1, 1, 1, 0]])
-    metric.process({}, [dict(pred_change=pred[:1], gt=gt[:1]), dict(pred_change=pred[1:], gt=gt[1:])])
+    metric.process({}, [{"pred_change": pred[:1], "gt": gt[:1]}, {"pred_change": pred[1:], "gt": gt[1:]}])
     out = metric.compute_metrics(metric.results)
     # TN=4 FP=2 FN=1 TP=3 (as test_metrics): F1 2/3, IoU 1/2, Kappa 0.4 → percent
     assert out["f1"] == pytest.approx(200 / 3) and out["iou"] == pytest.approx(50.0) and out["kappa"] == pytest.approx(40.0)
@@ -79,9 +79,9 @@ def test_semantic_and_damage_models_through_the_mm_wrapper(task, arch, second_ro
     from visionssm.changedet.mm import ChangeDetectionDataset, ChangeDetectionMetric, ChangeDetector
 
     root = second_root["root"] if task == "scd" else xbd_root["root"]
-    ds = ChangeDetectionDataset(str(root), task=task, augment=dict(crop_size=32, seed=0))
-    model = ChangeDetector(arch=arch, backbone_kwargs=dict(depths=(1, 1, 1, 1), dims=8), channels=8,
-                           block_kwargs=dict(mlp_ratio=1.0))
+    ds = ChangeDetectionDataset(str(root), task=task, augment={"crop_size": 32, "seed": 0})
+    model = ChangeDetector(arch=arch, backbone_kwargs={"depths": (1, 1, 1, 1), "dims": 8}, channels=8,
+                           block_kwargs={"mlp_ratio": 1.0})
     batch = pseudo_collate([ds[0], ds[1]])
     data = model.data_preprocessor(batch, True)
     losses = model(**data, mode="loss")

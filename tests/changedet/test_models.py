@@ -8,7 +8,7 @@ from visionssm.changedet.decoders import interleave_columns
 from visionssm.changedet.models import output_stride
 
 # smallest VMamba that keeps the architecture (v2 stem/downsample/blocks); decoder width 16
-TINY = dict(backbone_kwargs=dict(depths=(1, 1, 1, 1), dims=8), channels=16, block_kwargs=dict(mlp_ratio=1.0))
+TINY = {"backbone_kwargs": {"depths": (1, 1, 1, 1), "dims": 8}, "channels": 16, "block_kwargs": {"mlp_ratio": 1.0}}
 
 
 def test_interleave_columns_layout():
@@ -89,7 +89,7 @@ def test_encoder_is_shared_and_gradients_reach_every_parameter():
 
 
 def test_any_timm_features_only_backbone():
-    model = MambaBCD(backbone="test_efficientnet", channels=16, block_kwargs=dict(mlp_ratio=1.0)).eval()
+    model = MambaBCD(backbone="test_efficientnet", channels=16, block_kwargs={"mlp_ratio": 1.0}).eval()
     assert model.encoder.reductions == [4, 8, 16, 32]  # the stride-2 level is dropped
     assert model.encoder.channels == [24, 32, 48, 64]
     assert isinstance(model.encoder.norms[0], nn.Identity)  # out-norms only for visionssm backbones
@@ -107,6 +107,6 @@ def test_build_by_name_and_size():
         build_change_model("mamba_xyz")
     with pytest.raises(ValueError, match="size must be"):
         build_change_model("mamba_bcd", size="huge")
-    model = build_change_model("mamba_bda", size="tiny", backbone_kwargs=dict(depths=(1, 1, 1, 1), dims=8), channels=8)
+    model = build_change_model("mamba_bda", size="tiny", backbone_kwargs={"depths": (1, 1, 1, 1), "dims": 8}, channels=8)
     assert type(model.encoder.backbone).__name__ == "FeatureListNet"
     assert model.encoder.channels == [8, 16, 32, 64]

@@ -23,14 +23,14 @@ from PIL import Image
 IMG_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 BINARY_LAYOUTS: Dict[str, Dict[str, str]] = {
-    "levir": dict(img_from="A", img_to="B", label="label"),  # LEVIR-CD, LEVIR-CD+, WHU-CD (open-cd layout)
-    "sysu": dict(img_from="time1", img_to="time2", label="label"),  # SYSU-CD as distributed
-    "changemamba": dict(img_from="T1", img_to="T2", label="GT"),  # ChangeMamba's converted layout
+    "levir": {"img_from": "A", "img_to": "B", "label": "label"},  # LEVIR-CD, LEVIR-CD+, WHU-CD (open-cd layout)
+    "sysu": {"img_from": "time1", "img_to": "time2", "label": "label"},  # SYSU-CD as distributed
+    "changemamba": {"img_from": "T1", "img_to": "T2", "label": "GT"},  # ChangeMamba's converted layout
 }
 SEMANTIC_LAYOUTS: Dict[str, Dict[str, str]] = {
-    "second": dict(img_from="im1", img_to="im2", label_from="label1", label_to="label2"),  # RGB colour labels
-    "changemamba": dict(img_from="T1", img_to="T2", label="GT_CD", label_from="GT_T1", label_to="GT_T2"),
-    "mambafcs": dict(img_from="A", img_to="B", label_from="labelA", label_to="labelB"),
+    "second": {"img_from": "im1", "img_to": "im2", "label_from": "label1", "label_to": "label2"},  # RGB colour labels
+    "changemamba": {"img_from": "T1", "img_to": "T2", "label": "GT_CD", "label_from": "GT_T1", "label_to": "GT_T2"},
+    "mambafcs": {"img_from": "A", "img_to": "B", "label_from": "labelA", "label_to": "labelB"},
 }
 
 SECOND_CLASSES = ("unchanged", "water", "ground", "low vegetation", "tree", "building", "sports field")

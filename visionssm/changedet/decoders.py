@@ -22,8 +22,8 @@ from visionssm.layers.ss2d import scan_for_blocks
 
 # VMamba v2 block settings ChangeMamba's decoders inherit from the encoder config (d_state 1, no z gate,
 # conv without bias, MLP ratio 4, LN2d channels-first)
-DEFAULT_BLOCK_KWARGS: Dict[str, Any] = dict(d_state=1, ssm_ratio=2.0, dt_rank="auto", d_conv=3, conv_bias=False,
-                                            gate="none", mlp_ratio=4.0)
+DEFAULT_BLOCK_KWARGS: Dict[str, Any] = {"d_state": 1, "ssm_ratio": 2.0, "dt_rank": "auto", "d_conv": 3,
+                                        "conv_bias": False, "gate": "none", "mlp_ratio": 4.0}
 
 
 class ResBlock(nn.Module):

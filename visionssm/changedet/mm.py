@@ -78,7 +78,7 @@ class ChangeDetectionDataset(Dataset):
         s = self.dataset[index]
         samples = {k: s[k] for k in LABEL_KEYS[self.task]}
         samples["name"] = s["name"]
-        return dict(inputs=torch.cat([s["img_from"], s["img_to"]], dim=0), data_samples=samples)
+        return {"inputs": torch.cat([s["img_from"], s["img_to"]], dim=0), "data_samples": samples}
 
 
 def _as_sample_list(data_samples) -> List[dict]:
@@ -124,7 +124,7 @@ class CDDataPreprocessor(BaseDataPreprocessor):
                     maps = [s[key] for s in samples]
                     targets[key] = torch.stack([F.pad(m, (0, W - m.shape[-1], 0, H - m.shape[-2]), value=IGNORE_INDEX)
                                                 for m in maps])
-        out = self.cast_data(dict(inputs=batch_inputs, targets=targets))
+        out = self.cast_data({"inputs": batch_inputs, "targets": targets})
         sizes = [tuple(t.shape[-2:]) for t in inputs]
         for s, size in zip(samples, sizes):
             s["ori_shape"] = size
@@ -148,7 +148,7 @@ class ChangeDetector(BaseModel):
     def __init__(self, arch: str = "mamba_bcd", size: Optional[str] = None, data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None, **model_kwargs):
         if data_preprocessor is None:
-            data_preprocessor = dict(type="visionssm.CDDataPreprocessor")
+            data_preprocessor = {"type": "visionssm.CDDataPreprocessor"}
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         import visionssm  # noqa: F401  (registers the backbones with timm)
 
@@ -156,7 +156,7 @@ class ChangeDetector(BaseModel):
             raise ValueError(f"arch must be one of {sorted(TASK_OF_ARCH)}, got {arch!r}")
         if init_cfg is not None and init_cfg.get("type") == "Pretrained":
             ckpt = str(init_cfg["checkpoint"])
-            source = dict(url=ckpt) if ckpt.startswith(("http://", "https://")) else dict(file=ckpt)
+            source = {"url": ckpt} if ckpt.startswith(("http://", "https://")) else {"file": ckpt}
             model_kwargs["pretrained"] = True
             model_kwargs["backbone_kwargs"] = dict(model_kwargs.get("backbone_kwargs") or {},
                                                    pretrained_cfg_overlay=dict(source, hf_hub_id=None))

@@ -72,7 +72,7 @@ class BiTemporalTransform:
         """One Compose per set of label keys present (built once, cached)."""
         if mask_keys not in self._geo:
             targets = {"img_to": "image"}
-            targets.update({k: "mask" for k in mask_keys})
+            targets.update(dict.fromkeys(mask_keys, "mask"))
             self._geo[mask_keys] = self._compose(self.geometric, additional_targets=targets)
         return self._geo[mask_keys]
 

@@ -139,10 +139,23 @@ def prepare_cfg(args: argparse.Namespace):
     return cfg
 
 
+def init_cpu_distributed(cfg) -> None:
+    """mmengine's ``pytorch`` launcher always calls ``torch.cuda.set_device``; without CUDA (CPU clusters, CI) we
+    join torchrun's process group ourselves with gloo, and the Runner then uses it as is."""
+    import torch
+    import torch.distributed as dist
+
+    if cfg.get("launcher", "none") != "pytorch" or torch.cuda.is_available() or dist.is_initialized():
+        return
+    cfg.setdefault("env_cfg", {}).setdefault("dist_cfg", {})["backend"] = "gloo"
+    dist.init_process_group(backend="gloo")
+
+
 def build_runner(cfg):
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
+    init_cpu_distributed(cfg)
     if "runner_type" not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)

@@ -1,4 +1,6 @@
 """Shared converter plumbing: safe checkpoint loading, unwrapping official containers, strict loading."""
+import collections
+import contextlib
 import os
 from typing import Callable, Dict, Mapping, Optional, Union
 
@@ -10,6 +12,28 @@ StateDict = Dict[str, torch.Tensor]
 _CONTAINER_KEYS = ("model", "state_dict", "model_ema", "module")
 
 
+class _InertConfig(dict):
+    """Stands in for a pickled config object (yacs ``CfgNode``): unpickled as a plain OrderedDict of values."""
+
+    def __new__(cls, *args, **kwargs):
+        return collections.OrderedDict()
+
+
+class _InertNamespace:
+    """Stands in for a pickled ``argparse.Namespace``: attributes only, no behaviour."""
+
+
+# Official training scripts save their run configuration next to the weights (VMamba: a yacs CfgNode under
+# 'config'; Vim: argparse args). torch.load(weights_only=True) refuses those globals; mapping them to inert
+# stand-ins keeps loading safe (no code runs) while the weights come through.
+OFFICIAL_CONFIG_GLOBALS = [(_InertConfig, "yacs.config.CfgNode"), (_InertNamespace, "argparse.Namespace")]
+
+
+def allow_official_config_containers() -> None:
+    """Let ``torch.load(weights_only=True)`` (ours and timm's pretrained loader) read official release files."""
+    torch.serialization.add_safe_globals(OFFICIAL_CONFIG_GLOBALS)
+
+
 def load_checkpoint_file(path: Union[str, os.PathLike]) -> dict:
     """Load a ``.pth/.pt/.ckpt/.bin`` (``weights_only=True``) or ``.safetensors`` file safely."""
     path = os.fspath(path)
@@ -19,6 +43,7 @@ def load_checkpoint_file(path: Union[str, os.PathLike]) -> dict:
         from safetensors.torch import load_file
         return load_file(path)
     try:
+        allow_official_config_containers()  # idempotent; a `safe_globals` context would remove them on exit
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # corrupt file, or a pickle that holds more than tensors
         raise RuntimeError(
@@ -62,10 +87,8 @@ def load_state_dict_strict(model: nn.Module, state_dict: Mapping, source: str = 
             lines.append(f"  {len(shape)} shape mismatches, first: {k} checkpoint {tuple(state_dict[k].shape)} "
                          f"vs model {tuple(own[k].shape)}")
         if guess_variant is not None:
-            try:
+            with contextlib.suppress(Exception):  # a guess must never hide the real error
                 lines.append(f"  the checkpoint looks like: {guess_variant(state_dict)}")
-            except Exception:  # a guess must never hide the real error
-                pass
         lines.append("  Build the model that matches the checkpoint (variant name or official kwargs), "
                      "or convert it with visionssm.convert.from_official / tools/convert.py.")
         raise RuntimeError("\n".join(lines))

@@ -4,8 +4,11 @@ from typing import List
 
 import timm
 
+from visionssm.convert.common import allow_official_config_containers
+
 FAMILIES = ("vmamba", "vim", "efficient_vmamba", "msvmamba", "spatial_mamba", "vssd")
 _timm_before = set(timm.list_models())
+allow_official_config_containers()  # official release files carry pickled configs; see convert/common.py
 
 for _family in FAMILIES:
     try:

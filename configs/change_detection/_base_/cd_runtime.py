@@ -1,3 +1,4 @@
+# ruff: noqa: C408  (OpenMMLab configs are written with dict())
 # Runtime shared by the change-detection configs (iteration-based, as ChangeMamba's scripts).
 default_scope = 'visionssm'
 custom_imports = dict(imports=['visionssm.mm', 'visionssm.changedet.mm'], allow_failed_imports=False)

@@ -1,12 +1,12 @@
 # VM-UNet ISIC recipe (JCruan519/VM-UNet configs/config_setting.py): 256x256, batch 32, 300 epochs,
 # AdamW lr 1e-3 wd 1e-2, CosineAnnealingLR(T_max=50, eta_min=1e-5) stepped per epoch, BCE + Dice (1:1),
-# flips + rotation, threshold 0.5, encoder from VMamba-S v0 (vmamba_small_e238_ema.pth).
+# drop_path 0.3, flips + rotation, threshold 0.5, encoder from VMamba-S v0 (vmamba_small_e238_ema.pth).
 _base_ = ['./medical_runtime.py']
 data_root = 'data/isic2018/'
 model = dict(
     type='visionssm.MedSegModel',
     model=dict(name='vm_unet', num_classes=1, in_chans=3, depths=(2, 2, 2, 2), depths_decoder=(2, 2, 2, 1),
-               drop_path_rate=0.2),
+               drop_path_rate=0.3),
     loss=dict(type='bce_dice', wb=1.0, wd=1.0),
     threshold=0.5,
     pretrained='pretrained/vmamba_small_e238_ema.pth',

@@ -1,3 +1,4 @@
+# ruff: noqa: C408  (OpenMMLab configs are written with dict())
 # SECOND (train|test/im1, im2, label1, label2 RGB labels, or ChangeMamba T1, T2, GT_CD, GT_T1, GT_T2).
 # Layout is detected from the folders (layout='auto'); an optional list file per split goes in ann_file.
 # Recipe: random 256x256 crop, horizontal/vertical flips, rot90; ImageNet mean/std on 0-255 pixels.

@@ -1,3 +1,4 @@
+# ruff: noqa: C408  (OpenMMLab configs are written with dict())
 # WHU-CD 256x256 crops (train|test/A, B, label, or ChangeMamba T1, T2, GT).
 # Layout is detected from the folders (layout='auto'); an optional list file per split goes in ann_file.
 # Recipe: random 256x256 crop, horizontal/vertical flips, rot90; ImageNet mean/std on 0-255 pixels.
