@@ -59,6 +59,30 @@ def test_train_and_test_with_tools(levir_small, tmp_path):
     assert set(metrics) >= {"cd/precision", "cd/recall", "cd/f1", "cd/iou", "cd/oa", "cd/kappa"}
     assert 0.0 < metrics["cd/oa"] <= 100.0
 
+    # the trained checkpoint drives folder inference (what tools/infer.py wires up)
+    from visionssm.changedet import infer_folder, model_from_config
+
+    model = model_from_config(cfg, ckpt)
+    test_dir = levir_small["root"] / "test"
+    report = infer_folder(model, test_dir / "A", test_dir / "B", tmp_path / "pred", progress=False)
+    assert report.written == ["test_0.png", "test_1.png"] and not report.failed
+
+
+def test_pretrained_init_cfg_loads_encoder_on_init_weights(tmp_path):
+    import timm
+
+    from visionssm.changedet.mm import ChangeDetector
+
+    kwargs = {"depths": (1, 1, 1, 1), "dims": 8}
+    classifier = timm.create_model("vmamba_tiny_s1l8", **kwargs)
+    torch.save({"model": classifier.state_dict()}, tmp_path / "in1k.pth")
+    det = ChangeDetector(arch="mamba_bcd", backbone_kwargs=kwargs, channels=8,
+                         init_cfg={"type": "Pretrained", "checkpoint": str(tmp_path / "in1k.pth")})
+    stem = det.model.encoder.backbone.stem.conv1.weight
+    assert not torch.equal(stem, classifier.stem.conv1.weight)  # nothing fetched at construction (tools/test.py)
+    det.init_weights()
+    assert torch.equal(stem, classifier.stem.conv1.weight)
+
 
 def test_metric_wrapper_hand_computed():
     from visionssm.changedet.mm import ChangeDetectionMetric

@@ -3,7 +3,15 @@ import pytest
 import torch
 from torch import nn
 
-from visionssm.changedet import ChangeDecoder, MambaBCD, MambaBDA, MambaSCD, SpatioTemporalFusion, build_change_model
+from visionssm.changedet import (
+    ChangeDecoder,
+    MambaBCD,
+    MambaBDA,
+    MambaSCD,
+    SpatioTemporalFusion,
+    build_change_model,
+    load_change_checkpoint,
+)
 from visionssm.changedet.decoders import interleave_columns
 from visionssm.changedet.models import output_stride
 
@@ -110,3 +118,35 @@ def test_build_by_name_and_size():
     model = build_change_model("mamba_bda", size="tiny", backbone_kwargs={"depths": (1, 1, 1, 1), "dims": 8}, channels=8)
     assert type(model.encoder.backbone).__name__ == "FeatureListNet"
     assert model.encoder.channels == [8, 16, 32, 64]
+
+
+def test_encoder_loads_imagenet_weights_through_timm(tmp_path):
+    import timm
+
+    classifier = timm.create_model("vmamba_tiny_s1l8", depths=(1, 1, 1, 1), dims=8)
+    torch.save({"model": classifier.state_dict()}, tmp_path / "in1k.pth")  # official container layout
+    model = MambaBCD(**TINY)
+    model.encoder.load_pretrained(str(tmp_path / "in1k.pth"))
+    ours = dict(model.encoder.backbone.named_parameters())
+    theirs = dict(classifier.named_parameters())
+    assert len(ours) > 20
+    assert all(torch.equal(p, theirs[n.replace("stages_", "stages.")]) for n, p in ours.items())
+
+
+def test_checkpoint_round_trip_and_mismatch_error(tmp_path):
+    a, b = MambaBCD(**TINY), MambaBCD(**TINY)
+    torch.save({"meta": {}, "state_dict": {f"model.{k}": v for k, v in a.state_dict().items()}}, tmp_path / "c.pth")
+    load_change_checkpoint(b, tmp_path / "c.pth")
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    with pytest.raises(RuntimeError, match="does not fit MambaSCD"):
+        load_change_checkpoint(MambaSCD(**TINY), tmp_path / "c.pth")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_runs_on_cuda():
+    """Device-agnostic: no tensor is created on a hard-coded device (the official decoder hard-codes .cuda())."""
+    model = MambaSCD(**TINY).cuda()
+    out = model(torch.randn(2, 3, 32, 32, device="cuda"), torch.randn(2, 3, 32, 32, device="cuda"))
+    sum(o.float().mean() for o in out).backward()
+    assert all(o.device.type == "cuda" for o in out)

@@ -62,3 +62,29 @@ def test_swap_rejected_for_date_specific_labels():
     del s["gt_from"]
     out = BiTemporalTransform(swap_prob=1.0, normalize=False)(s)
     np.testing.assert_array_equal(out["img_from"], s["img_to"])
+
+
+class _Same:
+    """The same sample four times."""
+
+    def __init__(self, transform):
+        self.transform = transform
+        self.sample = _sample(7)
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return self.transform(self.sample)["img_from"]
+
+
+def test_dataloader_workers_draw_different_augmentations():
+    import torch
+
+    t = build_transform(True, crop_size=24, seed=0, normalize=False)
+    t(_sample(7))  # used once in the main process before the workers fork
+    loader = torch.utils.data.DataLoader(_Same(t), batch_size=1, num_workers=2)
+    first_w0, first_w1 = [b[0].numpy() for b in list(loader)[:2]]  # first item of worker 0 and of worker 1
+    assert not np.array_equal(first_w0, first_w1)
+    again = [b[0].numpy() for b in list(torch.utils.data.DataLoader(_Same(t), batch_size=1, num_workers=2))[:2]]
+    np.testing.assert_array_equal(again[0], first_w0)  # reproducible with a seed

@@ -96,8 +96,8 @@ def make_nnunet(root: Path, n=3) -> Path:
         image, label = blob_volume(rng)
         write_nifti(image, root / "imagesTr" / f"blob_{i:03d}_0000.nii.gz", affine, dtype=np.float32)
         write_nifti(label, root / "labelsTr" / f"blob_{i:03d}.nii.gz", affine)
-    meta = dict(channel_names={"0": "MR"}, labels={"background": 0, "blob_a": 1, "blob_b": 2}, numTraining=n,
-                file_ending=".nii.gz")
+    meta = {"channel_names": {"0": "MR"}, "labels": {"background": 0, "blob_a": 1, "blob_b": 2}, "numTraining": n,
+                "file_ending": ".nii.gz"}
     (root / "dataset.json").write_text(json.dumps(meta))
     return root
 

@@ -36,8 +36,8 @@ def test_ce_dice_by_hand_and_perfect():
 
 
 def test_build_loss_errors():
-    assert isinstance(build_loss(dict(type="bce_dice")), BceDiceLoss)
+    assert isinstance(build_loss({"type": "bce_dice"}), BceDiceLoss)
     with pytest.raises(ValueError, match="unknown loss"):
-        build_loss(dict(type="focal"))
+        build_loss({"type": "focal"})
     with pytest.raises(ValueError, match="one logit channel"):
         BceDiceLoss()(torch.zeros(1, 2, 2, 2), torch.zeros(1, 2, 2))

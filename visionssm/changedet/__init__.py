@@ -3,6 +3,7 @@ datasets for the common on-disk layouts, bi-temporal augmentation, CE + Lovász 
 
 OpenMMLab integration lives in :mod:`visionssm.changedet.mm` (imported only when mmengine is wanted).
 """
+from .checkpoint import load_change_checkpoint, model_from_config
 from .datasets import (
     LEVIRCD,
     SECOND,
@@ -38,5 +39,5 @@ __all__ = [
     "SpatioTemporalFusion", "VSSBlockFactory", "infer_folder", "bcd_loss", "bda_loss", "lovasz_softmax", "scd_loss",
     "total_loss", "BinaryChangeMeter", "DamageMeter", "SemanticChangeMeter", "binary_change_metrics",
     "confusion_matrix", "damage_metrics", "semantic_change_metrics", "CHANGE_MODELS", "MambaBCD", "MambaBDA",
-    "MambaSCD", "SiameseEncoder", "build_change_model", "BiTemporalTransform", "build_transform",
+    "MambaSCD", "SiameseEncoder", "build_change_model", "BiTemporalTransform", "build_transform", "load_change_checkpoint", "model_from_config",
 ]

@@ -367,7 +367,7 @@ class XBDDataset(_PairDataset):
         dmg = read_label(s["label_damage"])
         loc = loc[..., 0] if loc.ndim == 3 else loc
         dmg = (dmg[..., 0] if dmg.ndim == 3 else dmg).astype(np.int64)
-        gt_loc = np.where(loc == 255, 1, (loc > 0)).astype(np.int64) if loc.max(initial=0) > 1 else loc.astype(np.int64)
+        gt_loc = (loc > 0).astype(np.int64)  # 0/1 or 0/255 building masks
         gt_damage = np.where(dmg <= 4, dmg, 255)
         return {"img_from": read_image(s["img_from"]), "img_to": read_image(s["img_to"]), "gt_loc": gt_loc,
                 "gt_damage": gt_damage, "name": s["name"]}

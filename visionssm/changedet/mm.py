@@ -141,8 +141,8 @@ class ChangeDetector(BaseModel):
         **model_kwargs: model options (backbone, pretrained, backbone_kwargs, scan, scan_kwargs, channels,
             block_kwargs, drop_path, out_norm).
         init_cfg: ``dict(type='Pretrained', checkpoint=path_or_url)``: ImageNet weights for the encoder (official
-            VMamba checkpoints too), loaded by timm when the model is built (``pretrained_cfg_overlay``,
-            ``weights_only`` loading, the family's ``checkpoint_filter_fn``).
+            VMamba checkpoints too), loaded when training starts (``init_weights``; tools/test.py never fetches them)
+            by timm's loader (``weights_only``, the family's ``checkpoint_filter_fn``).
     """
 
     def __init__(self, arch: str = "mamba_bcd", size: Optional[str] = None, data_preprocessor: Optional[dict] = None,
@@ -154,17 +154,17 @@ class ChangeDetector(BaseModel):
 
         if arch not in TASK_OF_ARCH:
             raise ValueError(f"arch must be one of {sorted(TASK_OF_ARCH)}, got {arch!r}")
-        if init_cfg is not None and init_cfg.get("type") == "Pretrained":
-            ckpt = str(init_cfg["checkpoint"])
-            source = {"url": ckpt} if ckpt.startswith(("http://", "https://")) else {"file": ckpt}
-            model_kwargs["pretrained"] = True
-            model_kwargs["backbone_kwargs"] = dict(model_kwargs.get("backbone_kwargs") or {},
-                                                   pretrained_cfg_overlay=dict(source, hf_hub_id=None))
         self.model = build_change_model(arch, size=size, **model_kwargs)
         self.task = TASK_OF_ARCH[arch]
 
     def init_weights(self):
-        """Encoder weights were loaded at construction (``init_cfg``); decoders keep their PyTorch init."""
+        """Encoder ImageNet weights from ``init_cfg``; decoders and heads keep their PyTorch initialisation."""
+        if self.init_cfg is not None and self.init_cfg.get("type") == "Pretrained":
+            from mmengine.logging import print_log
+
+            ckpt = str(self.init_cfg["checkpoint"])
+            self.model.encoder.load_pretrained(ckpt)
+            print_log(f"encoder {self.model.encoder.backbone_name}: ImageNet weights from {ckpt}", logger="current")
         self._is_init = True
 
     def forward(self, inputs: torch.Tensor, data_samples: Optional[List[dict]] = None,

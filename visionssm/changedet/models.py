@@ -38,6 +38,7 @@ class SiameseEncoder(nn.Module):
                  out_norm: Union[bool, str] = "auto"):
         super().__init__()
         kwargs = dict(backbone_kwargs or {})
+        self.backbone_name, self.backbone_kwargs = backbone, kwargs  # to rebuild it, e.g. for pretrained weights
         self.backbone = timm.create_model(backbone, pretrained=pretrained, features_only=True, **kwargs)
         channels = list(self.backbone.feature_info.channels())
         reductions = list(self.backbone.feature_info.reduction())
@@ -51,6 +52,15 @@ class SiameseEncoder(nn.Module):
             out_norm = type(self.backbone).__module__.startswith("visionssm") or any(
                 type(m).__module__.startswith("visionssm") for m in self.backbone.children())
         self.norms = nn.ModuleList(LayerNorm2d(c) if out_norm else nn.Identity() for c in self.channels)
+
+    def load_pretrained(self, checkpoint: str) -> None:
+        """ImageNet weights (official or ours; file path or URL) through timm's loader: ``weights_only`` loading and
+        the family's ``checkpoint_filter_fn``. Builds the same backbone once more and copies its weights."""
+        source = {"url": checkpoint} if checkpoint.startswith(("http://", "https://")) else {"file": checkpoint}
+        kwargs = {k: v for k, v in self.backbone_kwargs.items() if k != "pretrained_cfg_overlay"}
+        src = timm.create_model(self.backbone_name, pretrained=True, features_only=True,
+                                pretrained_cfg_overlay=dict(source, hf_hub_id=None), **kwargs)
+        self.backbone.load_state_dict(src.state_dict(), strict=True)
 
     def encode(self, x: torch.Tensor) -> List[torch.Tensor]:
         feats = self.backbone(x)

@@ -4,7 +4,11 @@ Geometric transforms run once through one ``A.Compose`` whose ``additional_targe
 every label map share the same crop/flip/rotation. Photometric transforms run on each date separately
 (different draws), because illumination differs between acquisitions. The result is normalised with
 ImageNet mean/std on 0–255 input (ChangeMamba's recipe) and converted to tensors.
+
+Random streams are re-seeded in each DataLoader worker (``seed + worker id``, or the worker's torch seed when no
+seed is given), so forked workers never repeat each other's augmentations.
 """
+import os
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
@@ -15,6 +19,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 IMAGE_KEYS = ("img_from", "img_to")
 MASK_KEYS = ("gt", "gt_from", "gt_to", "gt_loc", "gt_damage")
 IGNORE_INDEX = 255
+_PHOTO_OFFSET = 1_000_003  # photometric draws use their own stream, not the geometric one
 
 
 def _albu():
@@ -54,16 +59,38 @@ class BiTemporalTransform:
         self.mean = np.asarray(mean, np.float32) * 255.0
         self.std = np.asarray(std, np.float32) * 255.0
         self.normalize = normalize
-        self.rng = np.random.default_rng(seed)
         self.seed = seed
         self._geo: Dict[Tuple[str, ...], object] = {}
         self._photo = None
+        self._pid: Optional[int] = None
+        self._process_seed: Optional[int] = seed
+        self.rng = np.random.default_rng(seed)
 
-    def _compose(self, transforms, **kwargs):
+    def _reseed_for_process(self) -> None:
+        """Give each (forked) DataLoader worker its own random streams, reproducibly when ``seed`` is set."""
+        pid = os.getpid()
+        if pid == self._pid:
+            return
+        first = self._pid is None
+        self._pid = pid
+        info = torch.utils.data.get_worker_info()
+        if info is None:
+            if first:
+                return  # main process: keep the streams made in __init__
+            seed = self.seed
+        else:
+            seed = (self.seed + info.id) if self.seed is not None else int(info.seed % 2 ** 32)
+        self._process_seed = seed
+        self.rng = np.random.default_rng(seed)
+        for compose, offset in [*((g, 0) for g in self._geo.values()), (self._photo, _PHOTO_OFFSET)]:
+            if compose is not None and hasattr(compose, "set_random_seed"):
+                compose.set_random_seed(None if seed is None else seed + offset)
+
+    def _compose(self, transforms, offset: int = 0, **kwargs):
         A = _albu()
-        if self.seed is not None:
+        if self._process_seed is not None:
             try:
-                return A.Compose(transforms, seed=self.seed, **kwargs)
+                return A.Compose(transforms, seed=self._process_seed + offset, **kwargs)
             except TypeError:  # albumentations < 2.0 has no seed argument
                 pass
         return A.Compose(transforms, **kwargs)
@@ -77,6 +104,7 @@ class BiTemporalTransform:
         return self._geo[mask_keys]
 
     def __call__(self, sample: dict) -> dict:
+        self._reseed_for_process()
         out = dict(sample)
         mask_keys = tuple(k for k in MASK_KEYS if k in out)
         if self.geometric:
@@ -92,7 +120,7 @@ class BiTemporalTransform:
                 out[k] = res[k]
         if self.photometric:
             if self._photo is None:
-                self._photo = self._compose(self.photometric)
+                self._photo = self._compose(self.photometric, offset=_PHOTO_OFFSET)
             out["img_from"] = self._photo(image=out["img_from"])["image"]
             out["img_to"] = self._photo(image=out["img_to"])["image"]
         if self.swap_prob > 0 and self.rng.random() < self.swap_prob:

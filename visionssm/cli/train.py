@@ -140,14 +140,19 @@ def prepare_cfg(args: argparse.Namespace):
 
 
 def init_cpu_distributed(cfg) -> None:
-    """mmengine's ``pytorch`` launcher always calls ``torch.cuda.set_device``; without CUDA (CPU clusters, CI) we
-    join torchrun's process group ourselves with gloo, and the Runner then uses it as is."""
+    """mmengine's ``pytorch`` launcher always calls ``torch.cuda.set_device`` and gives DDP a CUDA ``device_ids``;
+    without CUDA (CPU clusters, CI) we join torchrun's process group ourselves with gloo (the Runner then uses it)
+    and wrap the model in DDP without device ids."""
     import torch
     import torch.distributed as dist
 
     if cfg.get("launcher", "none") != "pytorch" or torch.cuda.is_available() or dist.is_initialized():
         return
     cfg.setdefault("env_cfg", {}).setdefault("dist_cfg", {})["backend"] = "gloo"
+    if cfg.get("model_wrapper_cfg") is None:
+        cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", broadcast_buffers=False,
+                                     find_unused_parameters=cfg.get("find_unused_parameters", False))
+    cfg.model_wrapper_cfg.setdefault("device_ids", None)  # CPU modules take no device ids
     dist.init_process_group(backend="gloo")
 
 

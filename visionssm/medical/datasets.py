@@ -39,8 +39,8 @@ NNUNET_LAYOUT = ("nnU-Net v2 raw layout:\n  <root>/dataset.json {channel_names, 
 
 
 def _sample(image: np.ndarray, label: np.ndarray, **meta) -> dict:
-    return dict(inputs=torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)),
-                data_samples=dict(label=torch.from_numpy(np.ascontiguousarray(label).astype(np.int64)), **meta))
+    return {"inputs": torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)),
+                "data_samples": dict(label=torch.from_numpy(np.ascontiguousarray(label).astype(np.int64)), **meta)}
 
 
 class ISICDataset(torch.utils.data.Dataset):

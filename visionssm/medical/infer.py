@@ -89,7 +89,7 @@ def predict_slices(volume: torch.Tensor, predictor: Predictor, size: Optional[in
     outs = []
     for k in range(0, slices.shape[0], batch_size):
         s = slices[k:k + batch_size]
-        if size is not None and (H, W) != (size, size):
+        if size is not None and (size, size) != (H, W):
             s = F.interpolate(s, size=(size, size), mode="bilinear", align_corners=False)
         y = predictor(s).float()
         if y.shape[-2:] != (H, W):

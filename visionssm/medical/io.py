@@ -115,7 +115,7 @@ def read_npz_slice(path, keys: Iterable[str] = ("image", "label")) -> Tuple[np.n
 
 def check_label_values(label: np.ndarray, allowed: Iterable[int], source: str) -> None:
     """Raise if ``label`` holds a value outside the declared classes (with the offending values and the file)."""
-    allowed = sorted(set(int(a) for a in allowed))
+    allowed = sorted({int(a) for a in allowed})
     values = np.unique(label)
     bad = [v.item() for v in values if v not in allowed]
     if bad:

@@ -147,8 +147,8 @@ class LightMUNet(nn.Module):
             raise ValueError(f"init_filters={init_filters} must be divisible by num_groups={num_groups} (GroupNorm)")
         self.spatial_dims, self.in_chans, self.num_classes = spatial_dims, in_chans, num_classes
         self.size_divisor = 2 ** (len(blocks_down) - 1)
-        rvm = dict(scan=_resolve_scan(scan, spatial_dims), d_state=d_state, d_conv=d_conv, expand=expand,
-                   backend=backend)
+        rvm = {"scan": _resolve_scan(scan, spatial_dims), "d_state": d_state, "d_conv": d_conv, "expand": expand,
+                   "backend": backend}
         pool = nn.MaxPool3d if spatial_dims == 3 else nn.MaxPool2d
         self.stem = dw_conv(spatial_dims, in_chans, init_filters)
         self.dropout = nn.Dropout(dropout_prob) if dropout_prob else nn.Identity()

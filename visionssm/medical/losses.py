@@ -51,7 +51,7 @@ class CeDiceLoss(nn.Module):
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         K = logits.shape[1]
-        if K != self.num_classes:
+        if self.num_classes != K:
             raise ValueError(f"CeDiceLoss built for {self.num_classes} classes got {K} logit channels")
         if target.dim() == logits.dim():
             target = target.squeeze(1)

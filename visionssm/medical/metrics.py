@@ -43,8 +43,8 @@ def _div(a, b):
 
 def ratios_from_counts(counts: np.ndarray) -> Dict[str, np.ndarray]:
     tp, fp, fn, tn = counts.T
-    return dict(dice=_div(2 * tp, 2 * tp + fp + fn), iou=_div(tp, tp + fp + fn), sensitivity=_div(tp, tp + fn),
-                specificity=_div(tn, tn + fp))
+    return {"dice": _div(2 * tp, 2 * tp + fp + fn), "iou": _div(tp, tp + fp + fn), "sensitivity": _div(tp, tp + fn),
+                "specificity": _div(tn, tn + fp)}
 
 
 def _surface(mask: np.ndarray) -> np.ndarray:
@@ -108,7 +108,7 @@ class SegMetricAccumulator:
         if not self.cases:
             return out
         names = ["dice", "iou", "sensitivity", "specificity"] + (["hd95"] if self.compute_hd95 else [])
-        labels = dict(dice="Dice", iou="IoU", sensitivity="Sensitivity", specificity="Specificity", hd95="HD95")
+        labels = {"dice": "Dice", "iou": "IoU", "sensitivity": "Sensitivity", "specificity": "Specificity", "hd95": "HD95"}
         classes = range(self.first, self.num_classes)
         with np.errstate(all="ignore"):
             import warnings

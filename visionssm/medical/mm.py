@@ -39,7 +39,7 @@ class MedSegDataPreprocessor(BaseDataPreprocessor):
         labels = None
         if samples and all("label" in s for s in samples):
             labels = torch.stack([s["label"] for s in samples]).to(inputs.device)
-        return dict(inputs=inputs.float(), data_samples=samples, labels=labels)
+        return {"inputs": inputs.float(), "data_samples": samples, "labels": labels}
 
 
 @MODELS.register_module()
@@ -58,12 +58,12 @@ class MedSegModel(BaseModel):
     def __init__(self, model: dict, loss: dict, inference: Optional[dict] = None, threshold: float = 0.5,
                  pretrained: Optional[str] = None, data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
-        super().__init__(data_preprocessor=data_preprocessor or dict(type="visionssm.MedSegDataPreprocessor"),
+        super().__init__(data_preprocessor=data_preprocessor or {"type": "visionssm.MedSegDataPreprocessor"},
                          init_cfg=init_cfg)
         model = dict(model)
         self.net = create_medical_model(model.pop("name"), **model)
         self.criterion = build_loss(loss)
-        self.inference = dict(inference or dict(mode="whole"))
+        self.inference = dict(inference or {"mode": "whole"})
         self.threshold = threshold
         self.pretrained = pretrained
 
@@ -92,7 +92,7 @@ class MedSegModel(BaseModel):
         if mode == "loss":
             if labels is None:
                 raise ValueError("mode='loss' needs label maps in data_samples")
-            return dict(loss=self.criterion(self.net(inputs), labels))
+            return {"loss": self.criterion(self.net(inputs), labels)}
         if mode == "tensor":
             return self.net(inputs)
         if mode == "predict":
@@ -119,8 +119,8 @@ class MedSegMetric(BaseMetric):
     def __init__(self, num_classes: int, class_names: Optional[Sequence[str]] = None,
                  include_background: bool = False, compute_hd95: bool = True, **kwargs):
         super().__init__(**kwargs)
-        self.acc_args = dict(num_classes=num_classes, class_names=class_names, include_background=include_background,
-                             compute_hd95=compute_hd95)
+        self.acc_args = {"num_classes": num_classes, "class_names": class_names, "include_background": include_background,
+                             "compute_hd95": compute_hd95}
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         K = self.acc_args["num_classes"]

@@ -40,7 +40,7 @@ def vm_unet(**kwargs) -> VMUNet:
 
     ``scan=`` swaps the scan (any registered strategy); other kwargs go to :class:`VMUNet` / the VSS blocks.
     """
-    cfg = dict(depths=(2, 2, 2, 2), depths_decoder=(2, 2, 2, 1), dims=96, drop_path_rate=0.2)
+    cfg = {"depths": (2, 2, 2, 2), "depths_decoder": (2, 2, 2, 1), "dims": 96, "drop_path_rate": 0.2}
     cfg.update(kwargs)
     return VMUNet(**cfg)
 
@@ -49,7 +49,7 @@ def vm_unet(**kwargs) -> VMUNet:
 def mhs_vm_unet(heads=4, gfu_t: float = 0.0, d_state: int = 16, with_proj: bool = True, backend: str = "auto",
                 **kwargs) -> VMUNet:
     """MHS-VM: VM-UNet whose blocks use the multi-head scan module (released: 4 heads, gfu_t 0.5 ISIC18 / 0 ISIC17)."""
-    cfg = dict(depths=(2, 2, 2, 2), depths_decoder=(2, 2, 2, 1), dims=96, drop_path_rate=0.2)
+    cfg = {"depths": (2, 2, 2, 2), "depths_decoder": (2, 2, 2, 1), "dims": 96, "drop_path_rate": 0.2}
     cfg.update(kwargs)
     block_fn = mhs_block_factory(heads=heads, gfu_t=gfu_t, d_state=d_state, with_proj=with_proj, backend=backend)
     return VMUNet(block_fn=block_fn, **cfg)
@@ -64,7 +64,7 @@ def lightm_unet(**kwargs) -> LightMUNet:
 @register_medical_model
 def lightm_unet_2d(**kwargs) -> LightMUNet:
     """LightM-UNet for 2D images (released 2D setting: Montgomery & Shenzhen chest X-ray, 3 input channels)."""
-    cfg = dict(spatial_dims=2, in_chans=3)
+    cfg = {"spatial_dims": 2, "in_chans": 3}
     cfg.update(kwargs)
     return LightMUNet(**cfg)
 
@@ -72,18 +72,18 @@ def lightm_unet_2d(**kwargs) -> LightMUNet:
 @register_medical_model
 def lightm_unet_3d(**kwargs) -> LightMUNet:
     """LightM-UNet for 3D volumes (released 3D setting: LiTS CT, 1 input channel)."""
-    cfg = dict(spatial_dims=3, in_chans=1)
+    cfg = {"spatial_dims": 3, "in_chans": 1}
     cfg.update(kwargs)
     return LightMUNet(**cfg)
 
 
 # shrunk sizes that keep each architecture (used by the tests)
 SMALL_TEST_CONFIGS = {
-    "vm_unet": dict(depths=(1, 1, 1, 1), depths_decoder=(1, 1, 1, 1), dims=8, d_state=4),
-    "mhs_vm_unet": dict(depths=(1, 1, 1, 1), depths_decoder=(1, 1, 1, 1), dims=8, d_state=4),
-    "lightm_unet": dict(init_filters=8, blocks_down=(1, 1, 1), blocks_up=(1, 1), d_state=4),
-    "lightm_unet_2d": dict(init_filters=8, blocks_down=(1, 1, 1), blocks_up=(1, 1), d_state=4),
-    "lightm_unet_3d": dict(init_filters=8, blocks_down=(1, 1, 1), blocks_up=(1, 1), d_state=4),
+    "vm_unet": {"depths": (1, 1, 1, 1), "depths_decoder": (1, 1, 1, 1), "dims": 8, "d_state": 4},
+    "mhs_vm_unet": {"depths": (1, 1, 1, 1), "depths_decoder": (1, 1, 1, 1), "dims": 8, "d_state": 4},
+    "lightm_unet": {"init_filters": 8, "blocks_down": (1, 1, 1), "blocks_up": (1, 1), "d_state": 4},
+    "lightm_unet_2d": {"init_filters": 8, "blocks_down": (1, 1, 1), "blocks_up": (1, 1), "d_state": 4},
+    "lightm_unet_3d": {"init_filters": 8, "blocks_down": (1, 1, 1), "blocks_up": (1, 1), "d_state": 4},
 }
 
 # Published parameter counts in millions, where the authors state one. LightM-UNet's "1.09M" (paper, 2D) is

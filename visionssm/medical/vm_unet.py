@@ -237,8 +237,8 @@ class VMUNet(nn.Module):
                     dec[target] = v
             self.decoder.load_state_dict(dec, strict=False)
             dec_loaded = sorted(dec)
-        report = dict(encoder_loaded=sorted(enc), decoder_loaded=dec_loaded,
-                      encoder_missing=sorted(set(own) - set(enc)), unused=sorted(set(sd) - set(enc)))
+        report = {"encoder_loaded": sorted(enc), "decoder_loaded": dec_loaded,
+                      "encoder_missing": sorted(set(own) - set(enc)), "unused": sorted(set(sd) - set(enc))}
         if verbose:
             print(f"VM-UNet load_from: encoder {len(enc)}/{len(own)} tensors, decoder {len(dec_loaded)} tensors, "
                   f"{len(report['unused'])} checkpoint tensors unused")

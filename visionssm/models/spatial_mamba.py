@@ -16,13 +16,12 @@ exist for those). Mixer-kind strategies (non-causal SSD) are not supported here.
 """
 import inspect
 import re
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, Mapping, Optional, Sequence, Union
 
 import torch
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-from timm.layers import ClassifierHead, ConvNormAct, DropPath, Mlp, trunc_normal_
+from timm.layers import ClassifierHead, DropPath, Mlp
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
-from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint_seq
 from torch import nn
 
@@ -30,43 +29,12 @@ from visionssm.convert import register_family, unwrap_state_dict
 from visionssm.convert.registry import FamilyConverter
 from visionssm.layers import SS2D
 from visionssm.layers.ss2d import scan_for_blocks
+from visionssm.layers.stems import MllaDownsample, MllaStem
 from visionssm.scans import get_scan_class
 
+from ._hierarchical import HierarchicalBackbone, drop_path_rates, init_weights, stage_dims, stage_feature_info
+
 __all__ = ["SpatialMamba", "checkpoint_filter_fn"]
-
-
-# -- stem and downsampling ------------------------------------------------------------------------
-class Stem(nn.Module):
-    """MLLA stem, /4: 3×3 s2 conv → residual pair of 3×3 convs → 3×3 s2 conv to 4C → 1×1 to C (BN everywhere)."""
-
-    def __init__(self, in_chans: int, dim: int):
-        super().__init__()
-        half = dim // 2
-        self.conv1 = ConvNormAct(in_chans, half, 3, stride=2)
-        self.conv2 = nn.Sequential(ConvNormAct(half, half, 3), ConvNormAct(half, half, 3, apply_act=False))
-        self.conv3 = nn.Sequential(ConvNormAct(half, dim * 4, 3, stride=2), ConvNormAct(dim * 4, dim, 1, apply_act=False))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)
-        x = x + self.conv2(x)
-        return self.conv3(x).permute(0, 2, 3, 1)  # NHWC body
-
-
-class Downsample(nn.Module):
-    """MLLA downsampling, /2 on NHWC: 1×1 to 8C (ReLU) → depthwise 3×3 s2 (ReLU) → 1×1 to 2C + BN."""
-
-    def __init__(self, dim: int, out_dim: int, expand: float = 4.0):
-        super().__init__()
-        hidden = int(out_dim * expand)
-        self.expand = nn.Conv2d(dim, hidden, 1)
-        self.dw = nn.Conv2d(hidden, hidden, 3, stride=2, padding=1, groups=hidden)
-        self.act = nn.ReLU()
-        self.proj = ConvNormAct(hidden, out_dim, 1, bias=True, apply_act=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.permute(0, 3, 1, 2)
-        x = self.act(self.dw(self.act(self.expand(x))))
-        return self.proj(x).permute(0, 2, 3, 1)
 
 
 # -- token mixer ----------------------------------------------------------------------------------
@@ -115,7 +83,7 @@ class SpatialMambaStage(nn.Module):
                  ssm_ratio: float = 2.0, **block_kwargs):
         super().__init__()
         self.grad_checkpointing = False
-        self.downsample = Downsample(in_dim, dim) if downsample else nn.Identity()
+        self.downsample = MllaDownsample(in_dim, dim, channels_last=True) if downsample else nn.Identity()
         scans = _stage_scans(scan, scan_kwargs, int(ssm_ratio * dim))
         self.blocks = nn.Sequential(*[
             SpatialMambaBlock(dim, next(scans), drop_path=drop_path[i], ssm_ratio=ssm_ratio, **block_kwargs)
@@ -129,7 +97,7 @@ class SpatialMambaStage(nn.Module):
 
 
 # -- model ----------------------------------------------------------------------------------------
-class SpatialMamba(nn.Module):
+class SpatialMamba(HierarchicalBackbone):
     """Spatial-Mamba backbone and classifier (timm conventions; NHWC body, NCHW features).
 
     Args:
@@ -144,6 +112,9 @@ class SpatialMamba(nn.Module):
         norm_eps: LayerNorm epsilon (official nn.LayerNorm default 1e-5).
         backend: selective-scan backend ("auto", "ref", "torch", "triton").
     """
+
+    body_fmt = "NHWC"
+    intermediate_fmts = ("NCHW", "NHWC")
 
     def __init__(
             self,
@@ -164,11 +135,7 @@ class SpatialMamba(nn.Module):
             backend: str = "auto",
     ):
         super().__init__()
-        if isinstance(dims, int):
-            dims = [dims * 2 ** i for i in range(len(depths))]
-        dims = list(dims)
-        if len(dims) != len(depths):
-            raise ValueError(f"SpatialMamba: {len(depths)} depths but {len(dims)} dims")
+        dims = stage_dims(dims, len(depths))
         self.num_classes = num_classes
         self.in_chans = in_chans
         self.drop_rate = drop_rate
@@ -178,113 +145,20 @@ class SpatialMamba(nn.Module):
         self.grad_checkpointing = False
         self.scan_name = scan if isinstance(scan, str) else type(scan).__name__
 
-        self.stem = Stem(in_chans, dims[0])
-        total = sum(depths)
-        dpr = [drop_path_rate * i / max(total - 1, 1) for i in range(total)]  # python floats: meta-device safe
-        stages, self.feature_info = [], []
+        self.stem = MllaStem(in_chans, dims[0], channels_last=True)
+        dpr = drop_path_rates(drop_path_rate, sum(depths))
+        stages = []
         for i, (depth, dim) in enumerate(zip(depths, dims)):
             stages.append(SpatialMambaStage(
                 dims[max(i - 1, 0)], dim, depth, downsample=i > 0, drop_path=dpr[sum(depths[:i]):sum(depths[:i + 1])],
                 mlp_ratio=mlp_ratio, norm_eps=norm_eps, d_state=d_state, ssm_ratio=ssm_ratio, dt_rank=dt_rank,
                 scan=scan, scan_kwargs=scan_kwargs, backend=backend))
-            self.feature_info.append({"num_chs": dim, "reduction": 4 * 2 ** i, "module": f"stages.{i}"})
+        self.feature_info = stage_feature_info(dims)
         self.stages = nn.Sequential(*stages)
         self.norm = nn.LayerNorm(self.num_features, eps=norm_eps)  # per token, before pooling (official)
         self.head = ClassifierHead(self.num_features, num_classes, pool_type=global_pool, drop_rate=drop_rate,
                                    input_fmt="NHWC")
-        self.apply(self._init_weights)
-
-    @staticmethod
-    def _init_weights(m: nn.Module) -> None:
-        """Official init: Linear trunc_normal(0.02) with zero bias; LayerNorm ones/zeros (SSM params keep theirs)."""
-        if isinstance(m, nn.Linear):
-            trunc_normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-
-    # -- timm API ---------------------------------------------------------------------------------
-    @torch.jit.ignore
-    def no_weight_decay(self) -> set:
-        """SSM A_log, D and dt bias (decayed by timm otherwise, A_log being 2-D)."""
-        return {n for n, _ in self.named_parameters() if n.endswith((".A_logs", ".Ds", ".dt_projs_bias"))}
-
-    @torch.jit.ignore
-    def group_matcher(self, coarse: bool = False) -> Dict[str, Any]:
-        return {"stem": r"^stem", "blocks": r"^stages\.(\d+)" if coarse else [
-            (r"^stages\.(\d+)\.downsample", (0,)),
-            (r"^stages\.(\d+)\.blocks\.(\d+)", None),
-            (r"^norm", (99999,)),
-        ]}
-
-    @torch.jit.ignore
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        for stage in self.stages:
-            stage.grad_checkpointing = enable
-
-    @torch.jit.ignore
-    def get_classifier(self) -> nn.Module:
-        return self.head.fc
-
-    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
-        self.num_classes = num_classes
-        self.head.reset(num_classes, global_pool, in_features=self.num_features)
-
-    def forward_intermediates(
-            self,
-            x: torch.Tensor,
-            indices: Optional[Union[int, List[int]]] = None,
-            norm: bool = False,
-            stop_early: bool = False,
-            output_fmt: str = "NCHW",
-            intermediates_only: bool = False,
-    ) -> Union[List[torch.Tensor], Tuple[torch.Tensor, List[torch.Tensor]]]:
-        """Stage outputs (before the next stage's downsample, no extra norm, as the official features).
-
-        ``norm=True`` applies the final per-token LayerNorm to the last stage's intermediate.
-        """
-        if output_fmt not in ("NCHW", "NHWC"):
-            raise ValueError(f"output_fmt must be 'NCHW' or 'NHWC', got {output_fmt!r}")
-        intermediates = []
-        take_indices, max_index = feature_take_indices(len(self.stages), indices)
-        stages = self.stages if torch.jit.is_scripting() or not stop_early else self.stages[:max_index + 1]
-        last = len(self.stages) - 1
-        x = self.stem(x)
-        for i, stage in enumerate(stages):
-            x = stage(x)
-            if i in take_indices:
-                y = self.norm(x) if norm and i == last else x
-                intermediates.append(y.permute(0, 3, 1, 2).contiguous() if output_fmt == "NCHW" else y)
-        if intermediates_only:
-            return intermediates
-        if len(stages) == len(self.stages):
-            x = self.norm(x)
-        return x, intermediates
-
-    def prune_intermediate_layers(self, indices: Union[int, List[int]] = 1, prune_norm: bool = False,
-                                  prune_head: bool = True) -> List[int]:
-        take_indices, max_index = feature_take_indices(len(self.stages), indices)
-        prune_end = max_index < len(self.stages) - 1
-        self.stages = self.stages[:max_index + 1]
-        if prune_norm or prune_end:
-            self.norm = nn.Identity()
-        if prune_end:
-            self.num_features = self.head_hidden_size = self.feature_info[max_index]["num_chs"]
-        if prune_head or prune_end:
-            self.reset_classifier(0, "")
-        return take_indices
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Unpooled (B, H/32, W/32, C) tokens after the final per-token LayerNorm."""
-        return self.norm(self.stages(self.stem(x)))
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        return self.head(x, pre_logits=True) if pre_logits else self.head(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
+        self.apply(init_weights)  # official: Linear trunc_normal(0.02), zero bias; LayerNorm ones/zeros
 
 
 # -- official checkpoints -------------------------------------------------------------------------
@@ -296,17 +170,8 @@ def _convert_official(state_dict: Mapping[str, torch.Tensor]) -> Dict[str, torch
     out: Dict[str, torch.Tensor] = {}
     fusion: Dict[str, Dict[str, torch.Tensor]] = {}
     for k, v in state_dict.items():
-        k = re.sub(r"^patch_embed\.", "stem.", k)
-        if k.startswith("stem."):
-            k = k.replace(".norm.", ".bn.")
-        m = re.match(r"^layers\.(\d+)\.downsample\.conv\.(\d)\.(conv|norm)\.(.+)$", k)
-        if m:
-            stage, idx, kind, rest = int(m.group(1)) + 1, int(m.group(2)), m.group(3), m.group(4)
-            name = ("expand", "dw", "proj")[idx]
-            if name == "proj":
-                name = "proj.conv" if kind == "conv" else "proj.bn"
-            out[f"stages.{stage}.downsample.{name}.{rest}"] = v
-            continue
+        k = re.sub(r"^patch_embed\.", "stem.", k)  # MLLA stem / downsample: same child names as ours
+        k = re.sub(r"^layers\.(\d+)\.downsample\.", lambda m: f"stages.{int(m.group(1)) + 1}.downsample.", k)
         k = re.sub(r"^layers\.(\d+)\.blocks\.", r"stages.\1.blocks.", k)
         k = k.replace(".ln_1.", ".norm1.").replace(".ln_2.", ".norm2.")
         if ".self_attention." in k:
@@ -337,8 +202,20 @@ def checkpoint_filter_fn(state_dict: Mapping, model: Optional[nn.Module] = None)
     """Official Spatial-Mamba checkpoints (``{'model': ...}``, ``module.`` prefixes) → ours; ours pass unchanged."""
     state_dict = unwrap_state_dict(state_dict)
     if "stem.conv1.conv.weight" in state_dict:
-        return dict(state_dict)
+        return {_legacy_key(k): v for k, v in state_dict.items()}
     return _convert_official(state_dict)
+
+
+_LEGACY_DOWNSAMPLE = {"expand.": "conv.0.conv.", "dw.": "conv.1.conv.", "proj.conv.": "conv.2.conv.",
+                      "proj.bn.": "conv.2.norm."}
+
+
+def _legacy_key(k: str) -> str:
+    """Keys of checkpoints converted before the stem moved to ``visionssm.layers.stems`` (``bn``, named convs)."""
+    if k.startswith("stem.") and ".bn." in k:
+        return k.replace(".bn.", ".norm.")
+    m = re.match(r"^(stages\.\d+\.downsample\.)(expand\.|dw\.|proj\.conv\.|proj\.bn\.)(.+)$", k)
+    return m.group(1) + _LEGACY_DOWNSAMPLE[m.group(2)] + m.group(3) if m else k
 
 
 _RELEASED = {  # variant → (dims[0], depths), classification/configs/spatialmamba/*.yaml

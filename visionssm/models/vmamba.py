@@ -13,14 +13,13 @@ One class covers both released generations:
 Loading official checkpoints (``checkpoint_filter_fn``, ``from_official``) reproduces the official logits
 (tests/models/test_vmamba.py: fixtures from the official code, atol/rtol 1e-4).
 """
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import ClassifierHead, DropPath, Mlp, trunc_normal_
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
-from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint_seq
 from torch import nn
 
@@ -36,6 +35,8 @@ from visionssm.convert.vmamba import (
 from visionssm.layers.norms import LayerNorm2d, channel_norm, nchw_to_nhwc, nhwc_to_nchw
 from visionssm.layers.ss2d import SS2D, ScanProvider
 from visionssm.scans import ScanStrategy
+
+from ._hierarchical import HierarchicalBackbone, drop_path_rates, init_weights, stage_dims, stage_feature_info
 
 __all__ = ["VMamba", "VSSBlock", "VMambaStage", "checkpoint_filter_fn"]
 
@@ -169,8 +170,8 @@ class VMambaStage(nn.Module):
         return x
 
 
-class VMamba(nn.Module):
-    """VMamba backbone / classifier (vanilla v0 and v2 in one class).
+class VMamba(HierarchicalBackbone):
+    """VMamba backbone / classifier (vanilla v0 and v2 in one class); timm API from ``HierarchicalBackbone``.
 
     Args:
         in_chans, num_classes, global_pool, drop_rate: as timm.
@@ -186,6 +187,8 @@ class VMamba(nn.Module):
         mlp_ratio, mlp_act_layer, mlp_drop_rate: block MLP (mlp_ratio 0 = no MLP, as v0).
         drop_path_rate: stochastic depth, linear over all blocks.
     """
+
+    final_norm_name = "norm_pre"
 
     def __init__(
             self,
@@ -220,7 +223,7 @@ class VMamba(nn.Module):
     ):
         super().__init__()
         num_stages = len(depths)
-        dims = [int(dims * 2 ** i) for i in range(num_stages)] if isinstance(dims, int) else list(dims)
+        dims = stage_dims(dims, num_stages)
         self.num_classes = num_classes
         self.in_chans = in_chans
         self.drop_rate = drop_rate
@@ -229,8 +232,7 @@ class VMamba(nn.Module):
         self.channels_first = channels_first
 
         self.stem = Stem(in_chans, dims[0], patch_size, stem_type, norm=patch_norm, norm_eps=norm_eps)
-        total = sum(depths)
-        dpr = [drop_path_rate * i / (total - 1) if total > 1 else 0.0 for i in range(total)]  # = torch.linspace
+        dpr = drop_path_rates(drop_path_rate, sum(depths))
         scans = ScanProvider(scan, scan_kwargs)
         block_kwargs = {
             "d_state": d_state, "ssm_ratio": ssm_ratio, "dt_rank": dt_rank, "d_conv": d_conv, "conv_bias": conv_bias,
@@ -238,16 +240,13 @@ class VMamba(nn.Module):
             "backend": backend, "mlp_ratio": mlp_ratio, "mlp_act_layer": _act(mlp_act_layer),
             "mlp_drop_rate": mlp_drop_rate,
         }
-        stages, self.feature_info = [], []
-        reduction = patch_size
+        stages = []
         for i in range(num_stages):
-            if i > 0:
-                reduction *= 2
             stages.append(VMambaStage(
                 dims[max(i - 1, 0)], dims[i], depths[i], downsample=downsample_type if i > 0 else None,
                 channels_first=channels_first, drop_path_rates=dpr[sum(depths[:i]):sum(depths[:i + 1])],
                 scans=scans, norm_eps=norm_eps, **block_kwargs))
-            self.feature_info.append({"num_chs": dims[i], "reduction": reduction, "module": f"stages.{i}"})
+        self.feature_info = stage_feature_info(dims, first_reduction=patch_size)
         self.stages = nn.Sequential(*stages)
         self.num_features = dims[-1]
         self.norm_pre = LayerNorm2d(self.num_features, eps=norm_eps)  # official classifier.norm (norm → pool → fc)
@@ -263,93 +262,8 @@ class VMamba(nn.Module):
             trunc_normal_(m.weight, std=0.02)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-
-    # -- timm API ---------------------------------------------------------------------------------
-    @torch.jit.ignore
-    def no_weight_decay(self):
-        """SSM A_log, D and the Δ bias (mamba keeps them out of weight decay)."""
-        return {n for n, _ in self.named_parameters() if n.endswith((".A_logs", ".Ds", ".dt_projs_bias"))}
-
-    @torch.jit.ignore
-    def group_matcher(self, coarse: bool = False) -> Dict[str, Any]:
-        return {
-            "stem": r"^stem",
-            "blocks": r"^stages\.(\d+)" if coarse else [
-                (r"^stages\.(\d+)\.downsample", (0,)),
-                (r"^stages\.(\d+)\.blocks\.(\d+)", None),
-                (r"^norm_pre", (99999,)),
-            ]}
-
-    @torch.jit.ignore
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        for s in self.stages:
-            s.grad_checkpointing = enable
-
-    @torch.jit.ignore
-    def get_classifier(self) -> nn.Module:
-        return self.head.fc
-
-    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
-        self.num_classes = num_classes
-        if global_pool is not None:
-            self.global_pool = global_pool
-        device = self.norm_pre.weight.device if isinstance(self.norm_pre, nn.LayerNorm) else None
-        self.head = ClassifierHead(self.num_features, num_classes, pool_type=self.global_pool,
-                                   drop_rate=self.drop_rate).to(device)
-        self.head_hidden_size = self.head.num_features
-
-    def forward_intermediates(
-            self,
-            x: torch.Tensor,
-            indices: Optional[Union[int, List[int]]] = None,
-            norm: bool = False,
-            stop_early: bool = False,
-            output_fmt: str = "NCHW",
-            intermediates_only: bool = False,
-    ) -> Union[List[torch.Tensor], Tuple[torch.Tensor, List[torch.Tensor]]]:
-        """Stage outputs (NCHW; ``norm`` applies the final norm to the last one) and the final features."""
-        if output_fmt != "NCHW":
-            raise ValueError(f"VMamba intermediates are NCHW only, got output_fmt={output_fmt!r}")
-        intermediates = []
-        take_indices, max_index = feature_take_indices(len(self.stages), indices)
-        last_idx = len(self.stages) - 1
-        stages = self.stages if torch.jit.is_scripting() or not stop_early else self.stages[:max_index + 1]
-        x = self.stem(x)
-        feat_idx = 0
-        for feat_idx, stage in enumerate(stages):
-            x = stage(x)
-            if feat_idx in take_indices:
-                intermediates.append(self.norm_pre(x) if norm and feat_idx == last_idx else x)
-        if intermediates_only:
-            return intermediates
-        if feat_idx == last_idx:
-            x = self.norm_pre(x)
-        return x, intermediates
-
-    def prune_intermediate_layers(self, indices: Union[int, List[int]] = 1, prune_norm: bool = False,
-                                  prune_head: bool = True) -> List[int]:
-        take_indices, max_index = feature_take_indices(len(self.stages), indices)
-        prune_end = max_index < len(self.stages) - 1
-        if prune_norm or prune_end:
-            self.norm_pre = nn.Identity()
-        self.stages = self.stages[:max_index + 1]
-        if prune_end:
-            self.num_features = self.head_hidden_size = self.feature_info[max_index]["num_chs"]
-        if prune_head or prune_end:
-            self.reset_classifier(0, "")
-        return take_indices
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.norm_pre(self.stages(self.stem(x)))
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        return self.head(x, pre_logits=True) if pre_logits else self.head(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
+        else:
+            init_weights(m)  # LayerNorm ones / zeros
 
 
 # -- checkpoints ------------------------------------------------------------------------------------

@@ -16,13 +16,12 @@ agree exactly.
 """
 import math
 import re
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
-from timm.layers import Attention, ClassifierHead, DropPath, Mlp, trunc_normal_
+from timm.layers import Attention, ClassifierHead, DropPath, Mlp
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
-from timm.models._features import feature_take_indices
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
@@ -30,62 +29,15 @@ from visionssm.convert import register_family
 from visionssm.convert.common import unwrap_state_dict
 from visionssm.convert.registry import FamilyConverter
 from visionssm.layers.norms import LayerNorm2d
+from visionssm.layers.stems import ConvNormAct, MllaDownsample, MllaStem
 from visionssm.scans import build_scan
 
-__all__ = ["VSSD", "NonCausalSSDMixer", "checkpoint_filter_fn"]
+from ._hierarchical import HierarchicalBackbone, drop_path_rates, init_weights, stage_feature_info
 
+# MLLA stem / downsampling, shared with Spatial-Mamba (names kept for existing imports)
+Stem, Downsample = MllaStem, MllaDownsample
 
-class ConvNormAct(nn.Module):
-    """Conv2d → optional BatchNorm → optional ReLU (MLLA's ``ConvLayer``; same child names)."""
-
-    def __init__(self, in_chs: int, out_chs: int, kernel_size: int = 3, stride: int = 1, padding: int = 0,
-                 groups: int = 1, bias: bool = True, norm: bool = True, act: bool = True):
-        super().__init__()
-        self.conv = nn.Conv2d(in_chs, out_chs, kernel_size, stride, padding, groups=groups, bias=bias)
-        self.norm = nn.BatchNorm2d(out_chs) if norm else None
-        self.act = nn.ReLU() if act else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv(x)
-        if self.norm is not None:
-            x = self.norm(x)
-        if self.act is not None:
-            x = self.act(x)
-        return x
-
-
-class Stem(nn.Module):
-    """Two stride-2 3×3 convs with a residual 3×3 pair between them: (B, 3, H, W) → (B, C, H/4, W/4)."""
-
-    def __init__(self, in_chans: int, embed_dim: int):
-        super().__init__()
-        half = embed_dim // 2
-        self.conv1 = ConvNormAct(in_chans, half, 3, 2, 1, bias=False)
-        self.conv2 = nn.Sequential(ConvNormAct(half, half, 3, 1, 1, bias=False),
-                                   ConvNormAct(half, half, 3, 1, 1, bias=False, act=False))
-        self.conv3 = nn.Sequential(ConvNormAct(half, embed_dim * 4, 3, 2, 1, bias=False),
-                                   ConvNormAct(embed_dim * 4, embed_dim, 1, bias=False, act=False))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)
-        x = self.conv2(x) + x
-        return self.conv3(x)
-
-
-class Downsample(nn.Module):
-    """MLLA patch merging: 1×1 expand to 8C → depthwise 3×3 stride 2 → 1×1 to 2C + BN (NCHW)."""
-
-    def __init__(self, dim: int, out_dim: int, ratio: float = 4.0):
-        super().__init__()
-        hidden = int(out_dim * ratio)
-        self.conv = nn.Sequential(
-            ConvNormAct(dim, hidden, 1, norm=False),
-            ConvNormAct(hidden, hidden, 3, 2, 1, groups=hidden, norm=False),
-            ConvNormAct(hidden, out_dim, 1, act=False),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x)
+__all__ = ["VSSD", "NonCausalSSDMixer", "checkpoint_filter_fn", "ConvNormAct"]
 
 
 class NonCausalSSDMixer(nn.Module):
@@ -187,7 +139,7 @@ class VSSDStage(nn.Module):
                  d_state: int, expand: float, ngroups: int, mlp_ratio: float, drop: float,
                  drop_path: Sequence[float], scan="ncssd"):
         super().__init__()
-        self.downsample = Downsample(dim, out_dim) if downsample else nn.Identity()
+        self.downsample = MllaDownsample(dim, out_dim) if downsample else nn.Identity()
         self.grad_checkpointing = False
 
         def mixer():
@@ -209,7 +161,7 @@ class VSSDStage(nn.Module):
         return x.permute(0, 3, 1, 2)
 
 
-class VSSD(nn.Module):
+class VSSD(HierarchicalBackbone):
     """VSSD.
 
     Args:
@@ -219,6 +171,8 @@ class VSSD(nn.Module):
         scan: the mixer strategy of the 'mamba2' stages (a registered ``kind='mixer'``; default 'ncssd').
         global_pool: 'avg' (official) or ''.
     """
+
+    no_weight_decay_suffixes = ("mixer.A_log", "mixer.D", "mixer.dt_bias")  # Mamba2's ``_no_weight_decay``
 
     def __init__(
             self,
@@ -244,100 +198,19 @@ class VSSD(nn.Module):
         dims = [int(embed_dim * 2 ** i) for i in range(self.num_stages)]
         self.num_features = self.head_hidden_size = dims[-1]
         self.scan_name = getattr(build_scan(scan), "scan_name", str(scan))
-        self.stem = Stem(in_chans, embed_dim)
-        dpr = [drop_path_rate * i / max(sum(depths) - 1, 1) for i in range(sum(depths))]  # linspace(0, rate, n)
-        stages, self.feature_info = [], []
+        self.stem = MllaStem(in_chans, embed_dim)
+        dpr = drop_path_rates(drop_path_rate, sum(depths))
+        stages = []
         for i in range(self.num_stages):
             stages.append(VSSDStage(
                 dims[max(i - 1, 0)], dims[i], depths[i], num_heads[i], attn_types[i], downsample=i > 0,
                 d_state=d_state, expand=expand, ngroups=ngroups, mlp_ratio=mlp_ratio, drop=drop_rate,
                 drop_path=dpr[sum(depths[:i]):sum(depths[:i + 1])], scan=scan))
-            self.feature_info.append({"num_chs": dims[i], "reduction": 4 * 2 ** i, "module": f"stages.{i}"})
+        self.feature_info = stage_feature_info(dims)
         self.stages = nn.Sequential(*stages)
         self.norm = LayerNorm2d(self.num_features)
         self.head = ClassifierHead(self.num_features, num_classes, pool_type=global_pool, drop_rate=drop_rate)
-        self.apply(self._init_weights)
-
-    @staticmethod
-    def _init_weights(m: nn.Module) -> None:
-        if isinstance(m, nn.Linear):
-            trunc_normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-
-    # -- timm API --------------------------------------------------------------------------------
-    @torch.jit.ignore
-    def no_weight_decay(self) -> set:
-        """The NC-SSD's A_log, D and dt_bias (Mamba2 marks them ``_no_weight_decay``)."""
-        return {n for n, _ in self.named_parameters() if n.endswith(("mixer.A_log", "mixer.D", "mixer.dt_bias"))}
-
-    @torch.jit.ignore
-    def group_matcher(self, coarse: bool = False) -> Dict[str, Any]:
-        return {"stem": r"^stem", "blocks": r"^stages\.(\d+)" if coarse else [
-            (r"^stages\.(\d+)\.downsample", (0,)), (r"^stages\.(\d+)\.blocks\.(\d+)", None), (r"^norm", (99999,))]}
-
-    @torch.jit.ignore
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        for s in self.stages:
-            s.grad_checkpointing = enable
-
-    @torch.jit.ignore
-    def get_classifier(self) -> nn.Module:
-        return self.head.fc
-
-    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
-        self.num_classes = num_classes
-        self.head.reset(num_classes, pool_type=global_pool)
-
-    # -- forward ---------------------------------------------------------------------------------
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) → final-normed map (B, 8C, ceil(H/32), ceil(W/32))."""
-        return self.norm(self.stages(self.stem(x)))
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        return self.head(x, pre_logits=True) if pre_logits else self.head(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
-    def forward_intermediates(
-            self,
-            x: torch.Tensor,
-            indices: Optional[Union[int, List[int]]] = None,
-            norm: bool = False,
-            stop_early: bool = False,
-            output_fmt: str = "NCHW",
-            intermediates_only: bool = False,
-    ):
-        """Stage outputs (before the next downsample), NCHW; ``norm`` applies the final norm to the last."""
-        if output_fmt != "NCHW":
-            raise ValueError("output_fmt must be 'NCHW'")
-        take_indices, max_index = feature_take_indices(len(self.stages), indices)
-        x = self.stem(x)
-        stages = self.stages if not stop_early else self.stages[:max_index + 1]
-        intermediates = []
-        last = len(self.stages) - 1
-        for i, stage in enumerate(stages):
-            x = stage(x)
-            if i in take_indices:
-                intermediates.append(self.norm(x) if norm and i == last else x)
-        if intermediates_only:
-            return intermediates
-        return self.norm(x), intermediates
-
-    def prune_intermediate_layers(self, indices: Union[int, List[int]] = 1, prune_norm: bool = False,
-                                  prune_head: bool = True) -> List[int]:
-        take_indices, max_index = feature_take_indices(len(self.stages), indices)
-        self.stages = self.stages[:max_index + 1]
-        self.feature_info = self.feature_info[:max_index + 1]
-        if prune_norm:
-            self.norm = nn.Identity()
-        if prune_head:
-            self.reset_classifier(0, "")
-        return take_indices
+        self.apply(init_weights)
 
 
 # -- official checkpoints ----------------------------------------------------------------------------

@@ -1,0 +1,279 @@
+"""Model cards (``model_cards/<variant>.md``) generated from the registry, so they cannot drift from the code.
+
+Sources of every line: the timm registration (pretrained cfg: weights location, licence, input size,
+normalisation), the model built on the meta device (parameter count, stage widths and strides),
+``visionssm.models.published`` (official results with their source, papers, citations, parity fixtures) and,
+when present, the benchmark results files written by ``tools/benchmark.py`` (FLOPs, CPU throughput).
+``python tools/make_model_cards.py`` rewrites the folder; ``--check`` lists missing, stale and orphaned cards.
+"""
+import argparse
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CARDS_DIR = REPO_ROOT / "model_cards"
+FLOPS_FILE = REPO_ROOT / "benchmarks" / "flops_cpu.json"
+THROUGHPUT_FILE = REPO_ROOT / "benchmarks" / "results_cpu.json"
+
+# Hugging Face licence ids; anything else is written as "other" with license_name (the hub's convention)
+_HF_LICENSES = {"mit", "apache-2.0", "bsd-3-clause", "cc-by-4.0", "cc-by-nc-4.0"}
+_DATASET_IDS = {"ImageNet-1k": "imagenet-1k", "COCO": "coco", "ADE20K": "ade20k"}
+
+
+def family_of(name: str) -> str:
+    """The visionssm family module that registered ``name``."""
+    import timm
+
+    from visionssm.models import FAMILIES
+
+    for family in FAMILIES:
+        if name in timm.list_models(module=family):
+            return family
+    raise KeyError(f"{name!r} is not a registered visionssm model")
+
+
+def _load_json(path: Optional[Path]) -> Optional[Dict[str, Any]]:
+    if path is None or not Path(path).is_file():
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def _model_facts(name: str) -> Dict[str, Any]:
+    """Parameter count and feature pyramid of the full-size model, built on the meta device (no memory, no init)."""
+    import timm
+    import torch
+
+    with torch.device("meta"):
+        model = timm.create_model(name)
+    info = [{"num_chs": f["num_chs"], "reduction": f["reduction"]} for f in getattr(model, "feature_info", [])]
+    return {"params": sum(p.numel() for p in model.parameters()), "feature_info": info,
+            "pretrained_cfg": dict(model.pretrained_cfg)}
+
+
+def measured_throughput(name: str, results: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The plain (no kwargs) entry of ``name`` in a ``tools/benchmark.py`` results file, with its run settings."""
+    if not results:
+        return None
+    for entry in results.get("models", []):
+        if entry.get("label") == name and "infer" in entry:
+            return {"entry": entry, "settings": results.get("settings", {}), "environment": results.get("environment", {}),
+                    "command": results.get("command")}
+    return None
+
+
+def _yaml_front_matter(name: str, family: str, cfg: Dict[str, Any]) -> List[str]:
+    from visionssm.models.published import PUBLISHED
+
+    lic = (cfg.get("license") or "unknown").lower()
+    lines = ["---"]
+    if lic in _HF_LICENSES:
+        lines.append(f"license: {lic}")
+    else:
+        lines += ["license: other", f"license_name: {lic}"]
+    lines += ["library_name: timm", "pipeline_tag: image-classification", "tags:"]
+    lines += [f"- {t}" for t in ("image-classification", "timm", "visionssm", "state-space-model", "mamba", family)]
+    datasets = ["imagenet-1k"]
+    facts = PUBLISHED.get(name)
+    if facts:
+        for r in facts.results:
+            ds = _DATASET_IDS.get(r.dataset, r.dataset.lower())
+            if ds not in datasets:
+                datasets.append(ds)
+    lines.append("datasets:")
+    lines += [f"- {d}" for d in datasets]
+    top1 = [r for r in facts.results if r.metric == "top-1"] if facts else []
+    if top1:
+        r = top1[0]
+        lines += ["model-index:", f"- name: {name}", "  results:", "  - task:", "      type: image-classification",
+                  "    dataset:", "      name: ImageNet-1k", "      type: imagenet-1k", "    metrics:",
+                  "    - type: accuracy", f"      value: {r.value}", "      name: top-1 (published by the authors)"]
+    lines.append("---")
+    return lines
+
+
+def _fmt_params(n: int) -> str:
+    return f"{n / 1e6:.2f}M ({n:,})"
+
+
+def render_card(name: str, flops: Optional[Dict[str, Any]] = None, throughput: Optional[Dict[str, Any]] = None,
+                facts: Optional[Dict[str, Any]] = None) -> str:
+    """The markdown card of registered model ``name``. ``flops``/``throughput``: loaded benchmark files or None."""
+    import timm
+
+    from visionssm.models.published import FAMILY_FACTS, PUBLISHED, SOURCES, family_fixture
+
+    family = family_of(name)
+    fam = FAMILY_FACTS[family]
+    facts = facts or _model_facts(name)
+    cfg = facts["pretrained_cfg"]
+    pub = PUBLISHED.get(name)
+    doc = (timm.models.model_entrypoint(name).__doc__ or "").strip().splitlines()
+    size = tuple(cfg.get("input_size", (3, 224, 224)))
+    out = _yaml_front_matter(name, family, cfg)
+    out += ["", f"# Model card for {name}", "", fam.description, ""]
+    if doc:
+        out += [f"This variant: {doc[0]}", ""]
+    out += ["*Generated by `python tools/make_model_cards.py` from the visionssm registry; do not edit by hand.*", ""]
+
+    # ---- details
+    out += ["## Model Details", "", "- **Model type:** image classification / feature backbone"]
+    out.append(f"- **Parameters:** {_fmt_params(facts['params'])}, counted from the code"
+               + (f" (published: {pub.params_m:g}M, {SOURCES[pub.source].title})" if pub and pub.params_m else ""))
+    flop_entry = (flops or {}).get("models", {}).get(name)
+    if flop_entry and flop_entry.get("params") == facts["params"]:
+        fs = flop_entry["input_size"]
+        out.append(f"- **FLOPs:** {flop_entry['flops'] / 1e9:.2f} G at {fs[1]}x{fs[2]}, batch 1 (selective scan: "
+                   f"{flop_entry['scan_flops'] / 1e9:.3f} G), VMamba's convention: one multiply-add = 1 FLOP, each scan "
+                   f"9·B·L·D·N (+B·D·L for D); measured by `tools/benchmark.py --flops-only`"
+                   + (f" (published: {pub.gflops:g} G)" if pub and pub.gflops else ""))
+    else:
+        out.append("- **FLOPs:** not measured" + (f" (published: {pub.gflops:g} G)" if pub and pub.gflops else ""))
+    tp = measured_throughput(name, throughput)
+    if tp:
+        e, s, env = tp["entry"], tp["settings"], tp["environment"]
+        ratio = e.get("ratio", {}).get("infer", {}).get("convnext_tiny")
+        line = (f"- **CPU throughput (ours):** {e['infer']['img_per_s']:.2f} img/s inference"
+                + (f", {e['train']['img_per_s']:.2f} img/s training" if "train" in e else "")
+                + f" at {e['input_size'][1]}x{e['input_size'][2]}, batch {s.get('batch_size')}, float32, "
+                f"{env.get('torch_threads')} threads on {env.get('cpu')}")
+        if ratio is not None:
+            line += f"; {ratio:.2f}x timm convnext_tiny in the same run"
+        out.append(line + f" (load average {env.get('loadavg_start')}; see benchmarks/MODELS.md)")
+    else:
+        out.append("- **CPU throughput (ours):** not measured")
+    if pub and pub.throughput:
+        out.append(f"- **Published throughput:** {pub.throughput}")
+    out.append(f"- **Image size:** {size[1]}x{size[2]} (crop_pct {cfg.get('crop_pct')}, {cfg.get('interpolation')}"
+               f" interpolation, mean {tuple(cfg.get('mean', ()))}, std {tuple(cfg.get('std', ()))})")
+    if facts["feature_info"]:
+        chans = ", ".join(f"{f['num_chs']}@/{f['reduction']}" for f in facts["feature_info"])
+        out.append(f"- **Feature maps (`features_only=True`):** {chans} (channels@stride)")
+    out.append(f"- **Paper:** [{fam.title}](https://arxiv.org/abs/{fam.paper_id.split(':', 1)[1]})")
+    out.append(f"- **Original code:** {fam.repo} (checked against commit `{fam.commit[:8]}`)")
+    out.append("- **Dataset:** ImageNet-1k")
+    weights = cfg.get("hf_hub_id") and f"https://huggingface.co/{cfg['hf_hub_id']}" or cfg.get("url") or cfg.get("origin_url")
+    out.append(f"- **Official weights:** {weights or 'none released'}; licence `{cfg.get('license')}` ({fam.license_note})")
+    out.append("")
+
+    # ---- official results
+    out += ["## Official results", ""]
+    if pub:
+        out += ["| Task | Dataset | Metric | Value | Setting | Source |", "|---|---|---|---|---|---|"]
+        for r in pub.results:
+            src = SOURCES[r.source]
+            out.append(f"| {r.task} | {r.dataset} | {r.metric} | {r.value} | {r.setting} | [{src.title}]({src.url}) |")
+        out += ["", f"Official name: {pub.official_name}. These numbers are the authors'; visionssm has not re-run "
+                "the evaluations.", ""]
+    else:
+        out += ["No published results are recorded for this variant.", ""]
+
+    # ---- parity
+    out += ["## Parity with the official implementation", ""]
+    fixture = family_fixture(family, name)
+    if fixture:
+        out += [f"- **Fixture:** `shared/fixtures/{fixture}`: the official model class from {fam.repo} at "
+                f"`{fam.commit[:8]}`, built with a released variant's hyper-parameters but reduced depth/width and "
+                "random weights, run on CPU in float32 (logits and per-stage features).",
+                f"- **Test:** `tests/models/test_{family}.py` converts the official checkpoint (official key names) "
+                f"with `visionssm.convert.from_official(\"{fixture}\", ...)`, loads it strictly and requires "
+                "`torch.testing.assert_close(ours, official, atol=1e-4, rtol=1e-4)` for logits and features.",
+                f"- **Scope:** the fixture anchors this variant's code path; {name} differs only in depth/width/"
+                "ratios, and its full-size parameter count is checked against the published count "
+                "(`tests/models/test_timm_invariants.py`).", ""]
+    else:
+        out += ["No official-output fixture covers this variant; parity is unverified.", ""]
+
+    # ---- loading
+    file_name = cfg.get("hf_hub_filename") or (cfg.get("url") or "").rsplit("/", 1)[-1] or f"{name}.pth"
+    out += ["## Loading the official checkpoint", "", "```python", "import timm", "import visionssm  # registers the models", ""]
+    if cfg.get("url") or cfg.get("hf_hub_id"):
+        out += ["# fetches the pretrained cfg's url / hf_hub_id and converts on load (checkpoint_filter_fn);",
+                "# see the notes below for files that need a one-off conversion first",
+                f"model = timm.create_model(\"{name}\", pretrained=True).eval()", ""]
+    out += ["# offline, or for weights without a direct link: the official file downloaded by hand",
+            f"model = timm.create_model(\"{name}\", pretrained=True,",
+            f"                          pretrained_cfg_overlay=dict(file=\"{file_name}\")).eval()", ""]
+    if fixture:
+        out += ["# from the official constructor arguments (as in the official config) and checkpoint",
+                "from visionssm.convert import from_official",
+                f"model = from_official(\"{fixture}\", official_kwargs, \"{file_name}\")", ""]
+    out += ["# feature pyramid for detection / segmentation",
+            f"backbone = timm.create_model(\"{name}\", pretrained=True, features_only=True,",
+            f"                             pretrained_cfg_overlay=dict(file=\"{file_name}\"))", "```", ""]
+    notes = cfg.get("notes") or ()
+    if isinstance(notes, str):
+        notes = (notes,)
+    if cfg.get("origin_url") and not (cfg.get("url") or cfg.get("hf_hub_id")):
+        out += [f"Download page: {cfg['origin_url']}", ""]
+    for note in notes:
+        out += [f"Note: {note}", ""]
+
+    # ---- citation
+    out += ["## Citation", "", "```bibtex", fam.bibtex, "```", ""]
+    return "\n".join(out)
+
+
+def render_all(names: Optional[Sequence[str]] = None, flops_file: Optional[Path] = FLOPS_FILE,
+               throughput_file: Optional[Path] = THROUGHPUT_FILE) -> Dict[str, str]:
+    """{file name: card text} for every registered variant (or ``names``)."""
+    from visionssm.models import registered_model_names
+
+    flops, throughput = _load_json(flops_file), _load_json(throughput_file)
+    return {f"{n}.md": render_card(n, flops, throughput) for n in (names or registered_model_names())}
+
+
+def check_cards(cards_dir: Path = CARDS_DIR, rendered: Optional[Dict[str, str]] = None) -> List[str]:
+    """Problems between the cards on disk and the registry: missing, stale (differs from a fresh render), orphaned."""
+    rendered = rendered if rendered is not None else render_all()
+    problems = []
+    on_disk = {p.name for p in Path(cards_dir).glob("*.md") if p.name != "README.md"}
+    for fname, text in sorted(rendered.items()):
+        path = Path(cards_dir) / fname
+        if fname not in on_disk:
+            problems.append(f"missing card {path}")
+        elif path.read_text() != text:
+            problems.append(f"stale card {path}")
+    for fname in sorted(on_disk - set(rendered)):
+        problems.append(f"card for an unregistered model: {Path(cards_dir) / fname}")
+    return problems
+
+
+def write_cards(cards_dir: Path = CARDS_DIR, rendered: Optional[Dict[str, str]] = None, prune: bool = True) -> List[Path]:
+    """Write every card; with ``prune`` delete cards of models that are no longer registered."""
+    rendered = rendered if rendered is not None else render_all()
+    cards_dir = Path(cards_dir)
+    cards_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fname, text in rendered.items():
+        path = cards_dir / fname
+        if not path.is_file() or path.read_text() != text:
+            path.write_text(text)
+            written.append(path)
+    if prune:
+        for path in cards_dir.glob("*.md"):
+            if path.name != "README.md" and path.name not in rendered:
+                path.unlink()
+    return written
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog="make_model_cards", description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, default=CARDS_DIR, help="cards folder (default: %(default)s)")
+    p.add_argument("--flops", type=Path, default=FLOPS_FILE, help="tools/benchmark.py --flops-only results")
+    p.add_argument("--throughput", type=Path, default=THROUGHPUT_FILE, help="tools/benchmark.py results")
+    p.add_argument("--check", action="store_true", help="only report missing / stale / orphaned cards (exit 1 if any)")
+    args = p.parse_args(argv)
+    rendered = render_all(flops_file=args.flops, throughput_file=args.throughput)
+    if args.check:
+        problems = check_cards(args.out, rendered)
+        for line in problems:
+            print(line)
+        return 1 if problems else 0
+    written = write_cards(args.out, rendered)
+    print(f"{len(rendered)} cards in {args.out} ({len(written)} written)")
+    return 0
+
+
+__all__ = ["render_card", "render_all", "check_cards", "write_cards", "family_of", "measured_throughput", "main"]
