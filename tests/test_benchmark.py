@@ -102,3 +102,10 @@ def test_end_to_end_tiny_run_writes_json_and_ratios(tmp_path, capsys):
 def test_unknown_model_names_the_registered_ones():
     with pytest.raises(ValueError, match="vmamba_tiny_s1l8"):
         main(["--models", "no_such_model", "--references", "--device", "cpu", "--flops-only"])
+
+
+def test_profile_prints_an_op_table():
+    res = main(["--models", "vmamba_tiny_s1l8:depths=(1,1,1,1),dims=16", "--profile", "--modes", "infer",
+                "--img-size", "32", "--batch-size", "1", "--device", "cpu"])
+    (table,) = res["profile"].values()
+    assert "Self CPU" in table and "aten::" in table

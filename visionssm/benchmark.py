@@ -297,6 +297,26 @@ class _Runner:
         self.optimizer.step()
 
 
+def profile_step(spec: ModelSpec, mode: str = "infer", batch_size: int = 8, img_size: Optional[int] = None,
+                 device: str = "cpu", row_limit: int = 25, steps: int = 1) -> str:
+    """torch.profiler table (self CPU/CUDA time per op, top ``row_limit``) of ``steps`` steps after one warm-up."""
+    from torch.profiler import ProfilerActivity, profile
+
+    dev = torch.device(device)
+    torch.manual_seed(0)
+    model = create_model(spec, img_size).to(dev)
+    size = (3, img_size, img_size) if img_size else default_input_size(model)
+    runner = _Runner(spec, model, torch.randn(batch_size, *size, device=dev), dev, None)
+    runner.step(mode)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
+    with profile(activities=activities, record_shapes=False) as prof:
+        for _ in range(steps):
+            runner.step(mode)
+        _sync(dev)
+    key = "self_cuda_time_total" if dev.type == "cuda" else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=row_limit)
+
+
 def _loadavg() -> Optional[List[float]]:
     try:
         return [round(v, 2) for v in os.getloadavg()]
@@ -452,6 +472,21 @@ def markdown_table(results: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def flops_markdown(flops: Dict[str, Any]) -> str:
+    """Markdown table of a ``--flops-only`` result next to the published params / FLOPs (visionssm.models.published)."""
+    from visionssm.models.published import PUBLISHED
+
+    lines = ["| model | params (M) | published params (M) | GFLOPs | of which scan | published GFLOPs |",
+             "|---|---|---|---|---|---|"]
+    for name, m in flops["models"].items():
+        pub = PUBLISHED.get(name)
+        pub_p = f"{pub.params_m:g}" if pub and pub.params_m else "—"
+        pub_f = f"{pub.gflops:g}" if pub and pub.gflops else "—"
+        lines.append(f"| `{name}` | {m['params'] / 1e6:.2f} | {pub_p} | {m['flops'] / 1e9:.2f} | "
+                     f"{m['scan_flops'] / 1e9:.3f} | {pub_f} |")
+    return "\n".join(lines)
+
+
 def _parse_dtype(text: Optional[str]) -> Optional[torch.dtype]:
     if text in (None, "float32", "fp32"):
         return None
@@ -486,6 +521,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--flops-only", action="store_true",
                    help="only params and FLOPs (batch 1), no timing; with --all-registered covers every variant")
     p.add_argument("--all-registered", action="store_true", help="with --flops-only: every registered visionssm model")
+    p.add_argument("--profile", action="store_true",
+                   help="instead of benchmarking, print a torch.profiler op table of each model's step (first mode)")
     p.add_argument("--out", default=None, help="write the results as JSON here")
     p.add_argument("--markdown", default=None, help="write the markdown table here")
     return p
@@ -503,6 +540,11 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             with open(args.out, "w") as f:
                 json.dump(res, f, indent=1)
                 f.write("\n")
+        table = flops_markdown(res)
+        print(table)
+        if args.markdown:
+            with open(args.markdown, "w") as f:
+                f.write(table + "\n")
         return res
     device = args.device
     if device == "auto":
@@ -510,6 +552,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     specs = [parse_model_spec(m) for m in args.models]
     if args.scans:
         specs = [ModelSpec(s.name, dict(s.kwargs, scan=scan)) for s in specs for scan in args.scans]
+    if args.profile:
+        tables = {}
+        for spec in specs:
+            tables[spec.label] = profile_step(spec, args.modes[0], args.batch_size, args.img_size, device)
+            print(f"## {spec.label} ({args.modes[0]}, batch {args.batch_size})\n{tables[spec.label]}")
+        return {"profile": tables}
     res = benchmark(specs, device=device, batch_size=args.batch_size, img_size=args.img_size, modes=args.modes,
                     warmup=args.warmup, rounds=args.rounds, iters=args.iters, references=args.references,
                     amp_dtype=_parse_dtype(args.amp),
@@ -531,5 +579,5 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
 
 
 __all__ = ["REFERENCE_MODELS", "ScanFlopCounter", "FlopCount", "count_flops", "count_params", "ModelSpec",
-           "parse_model_spec", "create_model", "peak_memory_mib", "benchmark", "flops_table", "markdown_table",
-           "scan_call_flops", "main"]
+           "parse_model_spec", "create_model", "peak_memory_mib", "benchmark", "profile_step", "flops_table", "markdown_table",
+           "scan_call_flops", "flops_markdown", "main"]

@@ -29,7 +29,7 @@ test_pipeline = [
     dict(type='visionssm.PackClsInputs'),
 ]
 train_dataloader = dict(
-    batch_size=64, num_workers=0, persistent_workers=False, pin_memory=False,
+    batch_size=64, num_workers=1, persistent_workers=True, pin_memory=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type='visionssm.ImageNetFolder', data_root=data_root, split='train', pipeline=train_pipeline),
 )

@@ -7,7 +7,7 @@ from visionssm.medical.lightm_unet import LightMUNet
 from visionssm.medical.models import SMALL_TEST_CONFIGS
 from visionssm.medical.vm_unet import VMUNet
 
-INPUTS = {"vm_unet": (2, 3, 32, 32), "mhs_vm_unet": (2, 3, 32, 32), "lightm_unet": (1, 1, 8, 8, 8),
+INPUTS = {"vm_unet": (1, 3, 32, 32), "mhs_vm_unet": (1, 3, 32, 32), "lightm_unet": (1, 1, 8, 8, 8),
           "lightm_unet_2d": (2, 3, 16, 16), "lightm_unet_3d": (1, 1, 8, 8, 8)}
 
 

@@ -7,11 +7,10 @@ import torch
 pytestmark = pytest.mark.mm
 
 pytest.importorskip("mmdet")
-import visionssm.mm  # noqa: E402
 from visionssm.mm import VisionSSMBackbone, VisionSSMSimplePyramid  # noqa: E402
 
-VMAMBA = dict(model_name="vmamba_tiny_s1l8", depths=(1, 1, 2, 1), dims=16)
-VIM = dict(model_name="vim_tiny", embed_dim=32, depth=2, img_size=64)
+VMAMBA = {"model_name": "vmamba_tiny_s1l8", "depths": (1, 1, 2, 1), "dims": 16}
+VIM = {"model_name": "vim_tiny", "embed_dim": 32, "depth": 2, "img_size": 64}
 
 
 def test_registered_in_visionssm_mmdet_and_mmseg_scopes():
@@ -74,13 +73,13 @@ def test_init_cfg_loads_our_and_mmdet_checkpoints(tmp_path):
     import timm
     full = timm.create_model("vmamba_tiny_s1l8", depths=(1, 1, 2, 1), dims=16)
     torch.save({"state_dict": full.state_dict()}, tmp_path / "ours.pth")
-    b = VisionSSMBackbone(**VMAMBA, init_cfg=dict(type="Pretrained", checkpoint=str(tmp_path / "ours.pth")))
+    b = VisionSSMBackbone(**VMAMBA, init_cfg={"type": "Pretrained", "checkpoint": str(tmp_path / "ours.pth")})
     b.init_weights()
     for k, v in b.body.model.state_dict().items():
         assert torch.equal(v, full.state_dict()[k]), k
     # an mmdet checkpoint of a detector (keys 'backbone.body.model.*')
     torch.save({"state_dict": {f"backbone.{k}": v for k, v in src.state_dict().items()}}, tmp_path / "det.pth")
-    c = VisionSSMBackbone(**VMAMBA, init_cfg=dict(type="Pretrained", checkpoint=str(tmp_path / "det.pth")))
+    c = VisionSSMBackbone(**VMAMBA, init_cfg={"type": "Pretrained", "checkpoint": str(tmp_path / "det.pth")})
     c.init_weights()
     c.out_norms.load_state_dict(src.out_norms.state_dict())
     src.eval()
@@ -90,7 +89,7 @@ def test_init_cfg_loads_our_and_mmdet_checkpoints(tmp_path):
     # a checkpoint of another variant fails with the first missing keys named
     other = timm.create_model("vmamba_tiny_s1l8", depths=(1, 1, 1, 1), dims=16)
     torch.save({"model": other.state_dict()}, tmp_path / "other.pth")
-    d = VisionSSMBackbone(**VMAMBA, init_cfg=dict(type="Pretrained", checkpoint=str(tmp_path / "other.pth")))
+    d = VisionSSMBackbone(**VMAMBA, init_cfg={"type": "Pretrained", "checkpoint": str(tmp_path / "other.pth")})
     with pytest.raises(RuntimeError, match="missing keys, first: .*stages.2.blocks.1"):
         d.init_weights()
 
@@ -102,8 +101,8 @@ def test_official_checkpoint_reproduces_official_stage_features(fixtures_dir, fi
     cfg = json.loads((d / "config.json").read_text())
     x = torch.load(d / "input.pt", weights_only=True)
     ref = torch.load(d / "features.pt", weights_only=True)
-    b = VisionSSMBackbone(official=dict(family=cfg["family"], kwargs=cfg["official_kwargs"],
-                                        checkpoint=str(d / "checkpoint.pth")), out_norm=None).eval()
+    b = VisionSSMBackbone(official={"family": cfg["family"], "kwargs": cfg["official_kwargs"],
+                                        "checkpoint": str(d / "checkpoint.pth")}, out_norm=None).eval()
     with torch.no_grad():
         out = b(x)
     assert len(out) == len(ref)
@@ -112,7 +111,7 @@ def test_official_checkpoint_reproduces_official_stage_features(fixtures_dir, fi
     k = cfg["official_kwargs"]
     c = VisionSSMBackbone("vmamba_tiny_s1l8", depths=tuple(k["depths"]), dims=k["dims"], out_norm=None,
                           num_classes=k["num_classes"],
-                          init_cfg=dict(type="Pretrained", checkpoint=str(d / "checkpoint.pth"))).eval()
+                          init_cfg={"type": "Pretrained", "checkpoint": str(d / "checkpoint.pth")}).eval()
     c.init_weights()
     with torch.no_grad():
         for o, r in zip(c(x), ref):
@@ -132,8 +131,8 @@ def test_simple_pyramid_strides_4_to_32(out_indices):
 def test_simple_pyramid_layer_decay_groups():
     from visionssm.mm.optim import TimmParamGroupsConstructor
     p = VisionSSMSimplePyramid(**VIM, out_indices=(1,))
-    groups = TimmParamGroupsConstructor(dict(optimizer=dict(type="AdamW", lr=1.0, weight_decay=0.05)),
-                                        dict(layer_decay=0.5)).param_groups(p, 1.0, 0.05)
+    groups = TimmParamGroupsConstructor({"optimizer": {"type": "AdamW", "lr": 1.0, "weight_decay": 0.05}},
+                                        {"layer_decay": 0.5}).param_groups(p, 1.0, 0.05)
     lrs = sorted({g["lr"] for g in groups})
     assert lrs[-1] == 1.0 and lrs[0] < 0.2  # the pyramid layers at full lr, the patch embedding decayed most
     decays = {id(q): g["weight_decay"] for g in groups for q in g["params"]}

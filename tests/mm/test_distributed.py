@@ -6,7 +6,7 @@ import pytest
 
 pytestmark = pytest.mark.mm
 
-from conftest import CONFIGS, ROOT, run_tool, tiny_cls_body, write_config  # noqa: E402
+from mm_helpers import CONFIGS, ROOT, run_tool, tiny_cls_body, write_config  # noqa: E402
 
 PROBE = '''
 """Test-only hook: after training, every rank writes a hash of its model weights."""
@@ -47,7 +47,7 @@ def test_two_process_gloo_training_ranks_agree(imagenet_root, tmp_path):
     cfg = write_config(tmp_path / "cls_dist.py", CONFIGS / "classification" / "vmamba-tiny-s1l8_8xb128_in1k.py", body)
     run_tool(["-c", "import subprocess, sys; sys.exit(subprocess.call(['bash', sys.argv[1], *sys.argv[2:]]))",
               ROOT / "tools" / "dist_train.sh", cfg, 2],
-             env_extra=dict(PORT=str(_free_port()), PYTHON=sys.executable, PYTHONPATH=f"{ROOT}:{tmp_path}"))
+             env_extra={"PORT": str(_free_port()), "PYTHON": sys.executable, "PYTHONPATH": f"{ROOT}:{tmp_path}"})
     probes = sorted(wd.glob("rank*_of_2_*.txt"))
     assert [p.name.split("_")[0] for p in probes] == ["rank0", "rank1"]
     assert all("DistributedDataParallel" in p.name for p in probes)  # really wrapped in DDP

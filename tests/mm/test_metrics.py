@@ -25,9 +25,9 @@ def _coco_predictions(coco_root, drop_category=None):
         for a in anns:
             rle = mask_util.merge(mask_util.frPyObjects(a["segmentation"], img["height"], img["width"]))
             masks.append(torch.from_numpy(mask_util.decode(rle).astype(bool)))
-        pred = dict(bboxes=boxes, scores=torch.ones(len(anns)), labels=torch.tensor([a["category_id"] - 1 for a in anns]),
-                    masks=torch.stack(masks) if masks else torch.zeros(0, img["height"], img["width"], dtype=torch.bool))
-        preds.append(dict(img_id=img["id"], ori_shape=(img["height"], img["width"]), pred_instances=pred))
+        pred = {"bboxes": boxes, "scores": torch.ones(len(anns)), "labels": torch.tensor([a["category_id"] - 1 for a in anns]),
+                    "masks": torch.stack(masks) if masks else torch.zeros(0, img["height"], img["width"], dtype=torch.bool)}
+        preds.append({"img_id": img["id"], "ori_shape": (img["height"], img["width"]), "pred_instances": pred})
     return preds
 
 
@@ -35,7 +35,7 @@ def _coco_predictions(coco_root, drop_category=None):
 def test_coco_metric_oracle(coco_root, drop):
     from mmdet.evaluation import CocoMetric
     metric = CocoMetric(ann_file=str(coco_root / "annotations" / "instances_val2017.json"), metric=["bbox", "segm"])
-    metric.dataset_meta = dict(classes=("square", "triangle"))
+    metric.dataset_meta = {"classes": ("square", "triangle")}
     metric.process({}, _coco_predictions(coco_root, drop_category=drop))
     res = metric.evaluate(size=4)
     if drop is None:  # perfect predictions: AP = 1 for boxes and masks
@@ -48,20 +48,20 @@ def test_iou_metric_oracle(ade_root):
     from mmseg.evaluation import IoUMetric
     from PIL import Image
     metric = IoUMetric(iou_metrics=["mIoU"])
-    metric.dataset_meta = dict(classes=("a", "b", "c"))
+    metric.dataset_meta = {"classes": ("a", "b", "c")}
     samples = []
     for png in sorted((ade_root / "annotations" / "validation").glob("*.png")):
         label = torch.from_numpy(np.array(Image.open(png)).astype(np.int64)) - 1  # reduce_zero_label: 0 -> 255
         label[label < 0] = 255
         pred = label.clone()
         pred[pred == 255] = 0
-        samples.append(dict(pred_sem_seg=dict(data=pred[None]), gt_sem_seg=dict(data=label[None])))
+        samples.append({"pred_sem_seg": {"data": pred[None]}, "gt_sem_seg": {"data": label[None]}})
     metric.process({}, samples)
     assert metric.evaluate(len(samples))["mIoU"] == pytest.approx(100.0)
     # predicting class 0 everywhere: IoU(0) = |gt 0| / |valid|, IoU(1) = IoU(2) = 0
     metric.results.clear()
     for s in samples:
-        s["pred_sem_seg"] = dict(data=torch.zeros_like(s["gt_sem_seg"]["data"]))
+        s["pred_sem_seg"] = {"data": torch.zeros_like(s["gt_sem_seg"]["data"])}
     metric.process({}, samples)
     gt = torch.cat([s["gt_sem_seg"]["data"].flatten() for s in samples])
     expect = 100.0 * float((gt == 0).sum()) / float((gt != 255).sum()) / 3
@@ -72,5 +72,5 @@ def test_topk_accuracy_exact():
     metric = TopKAccuracy(topk=(1, 2))
     scores = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.5, 0.4, 0.1], [0.2, 0.3, 0.5]])
     labels = [0, 1, 1, 0]  # top-1 right for sample 0 only; top-2 right for 0, 1, 2
-    metric.process({}, [dict(pred_score=s, gt_label=y) for s, y in zip(scores, labels)])
+    metric.process({}, [{"pred_score": s, "gt_label": y} for s, y in zip(scores, labels)])
     assert metric.evaluate(4) == {"accuracy/top1": 25.0, "accuracy/top2": 75.0}

@@ -39,7 +39,6 @@ def _nms_loop(boxes, scores, thr, offset):
 @requires_compat
 def test_import_installs_ext_and_mmdet_models_import():
     import mmcv.ops  # noqa: F401
-
     import mmdet.models  # noqa: F401
     import mmseg.models  # noqa: F401
     assert visionssm.mm.MMCV_EXT_COMPAT
@@ -65,7 +64,7 @@ def test_batched_nms_keeps_classes_apart():
     from mmcv.ops import batched_nms
     boxes, scores = _boxes(40, seed=1)
     idxs = torch.arange(40) % 3
-    dets, keep = batched_nms(boxes, scores, idxs, dict(type="nms", iou_threshold=0.5))
+    dets, keep = batched_nms(boxes, scores, idxs, {"type": "nms", "iou_threshold": 0.5})
     expected = []
     for c in range(3):
         sel = (idxs == c).nonzero().squeeze(1)

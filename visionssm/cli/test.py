@@ -53,7 +53,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
             raise ValueError("--out must be a .pkl file")
         cfg.test_evaluator = list(cfg.test_evaluator) if isinstance(cfg.test_evaluator, (list, tuple)) \
             else [cfg.test_evaluator]
-        cfg.test_evaluator.append(dict(type="DumpResults", out_file_path=args.out))
+        cfg.test_evaluator.append({"type": "DumpResults", "out_file_path": args.out})
     if not torch.cuda.is_available():
         _replace_syncbn(cfg._cfg_dict)
     check_dataset_paths(cfg, ("test",))

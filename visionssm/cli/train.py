@@ -150,8 +150,8 @@ def init_cpu_distributed(cfg) -> None:
         return
     cfg.setdefault("env_cfg", {}).setdefault("dist_cfg", {})["backend"] = "gloo"
     if cfg.get("model_wrapper_cfg") is None:
-        cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", broadcast_buffers=False,
-                                     find_unused_parameters=cfg.get("find_unused_parameters", False))
+        cfg.model_wrapper_cfg = {"type": "MMDistributedDataParallel", "broadcast_buffers": False,
+                                     "find_unused_parameters": cfg.get("find_unused_parameters", False)}
     cfg.model_wrapper_cfg.setdefault("device_ids", None)  # CPU modules take no device ids
     dist.init_process_group(backend="gloo")
 

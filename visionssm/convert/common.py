@@ -2,7 +2,7 @@
 import collections
 import contextlib
 import os
-from typing import Callable, Dict, Mapping, Optional, Union
+from typing import Any, Callable, Collection, Dict, Mapping, Optional, Tuple, Union
 
 import torch
 from torch import nn
@@ -69,27 +69,73 @@ def unwrap_state_dict(checkpoint: Mapping) -> StateDict:
     return out
 
 
+def check_state_dict(model: nn.Module, state_dict: Mapping, source: str = "checkpoint",
+                     guess_variant: Union[None, str, Callable[[Mapping], str]] = None,
+                     ignore_prefixes: Tuple[str, ...] = (), in_chans_conv: Optional[str] = None) -> None:
+    """Raise an error naming the first missing / unexpected / mis-shaped keys when ``state_dict`` does not fit.
+
+    ``guess_variant``: the variant the checkpoint looks like (a string, or a function of the state dict; a failing
+    guess never hides the real error). ``ignore_prefixes``: keys timm's loader drops or adapts itself (the
+    classifier when num_classes differs). ``in_chans_conv``: the stem conv whose input channels timm adapts.
+    """
+    own = model.state_dict()
+    kept = [k for k in own if not k.startswith(ignore_prefixes)]
+    missing = [k for k in kept if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own and not k.startswith(ignore_prefixes)]
+    shape = [k for k in kept if k in state_dict and tuple(own[k].shape) != tuple(state_dict[k].shape)
+             and not (k == f"{in_chans_conv}.weight" and own[k].shape[0] == state_dict[k].shape[0])]
+    if not (missing or unexpected or shape):
+        return
+    lines = [f"{source} does not match {type(model).__name__}:"]
+    if missing:
+        lines.append(f"  {len(missing)} missing keys, first: {missing[:5]}")
+    if unexpected:
+        lines.append(f"  {len(unexpected)} unexpected keys, first: {unexpected[:5]}")
+    if shape:
+        k = shape[0]
+        lines.append(f"  {len(shape)} shape mismatches, first: {k} checkpoint {tuple(state_dict[k].shape)} "
+                     f"vs model {tuple(own[k].shape)}")
+    guess = guess_variant
+    if callable(guess_variant):
+        guess = None
+        with contextlib.suppress(Exception):  # a guess must never hide the real error
+            guess = guess_variant(state_dict)
+    if guess:
+        lines.append(f"  the checkpoint looks like: {guess}")
+    lines.append("  Build the model that matches the checkpoint (variant name or official kwargs), "
+                 "or convert it with visionssm.convert.from_official / tools/convert.py.")
+    raise RuntimeError("\n".join(lines))
+
+
 def load_state_dict_strict(model: nn.Module, state_dict: Mapping, source: str = "checkpoint",
                            guess_variant: Optional[Callable[[Mapping], str]] = None) -> None:
     """``load_state_dict(strict=True)`` with an error naming the first missing/unexpected/mis-shaped keys."""
-    own = model.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    shape = [k for k in own if k in state_dict and tuple(own[k].shape) != tuple(state_dict[k].shape)]
-    if missing or unexpected or shape:
-        lines = [f"{source} does not match {type(model).__name__}:"]
-        if missing:
-            lines.append(f"  {len(missing)} missing keys, first: {missing[:5]}")
-        if unexpected:
-            lines.append(f"  {len(unexpected)} unexpected keys, first: {unexpected[:5]}")
-        if shape:
-            k = shape[0]
-            lines.append(f"  {len(shape)} shape mismatches, first: {k} checkpoint {tuple(state_dict[k].shape)} "
-                         f"vs model {tuple(own[k].shape)}")
-        if guess_variant is not None:
-            with contextlib.suppress(Exception):  # a guess must never hide the real error
-                lines.append(f"  the checkpoint looks like: {guess_variant(state_dict)}")
-        lines.append("  Build the model that matches the checkpoint (variant name or official kwargs), "
-                     "or convert it with visionssm.convert.from_official / tools/convert.py.")
-        raise RuntimeError("\n".join(lines))
+    check_state_dict(model, state_dict, source, guess_variant)
     model.load_state_dict(state_dict, strict=True)
+
+
+def map_official_kwargs(official: Mapping[str, Any], family: str, renames: Mapping[str, str],
+                        required: Optional[Mapping[str, Any]] = None, ignored: Collection[str] = (),
+                        special: Optional[Mapping[str, Callable[[Any, Dict[str, Any]], None]]] = None
+                        ) -> Dict[str, Any]:
+    """Official constructor kwargs → ours, for families whose official model takes a flat kwargs list.
+
+    ``renames``: official name → our name (value kept). ``required``: official settings that must hold the
+    released value (anything else is another architecture: NotImplementedError). ``ignored``: settings without
+    effect on the architecture or the weights. ``special``: official name → ``fn(value, kwargs)`` that fills our
+    kwargs (or raises). Any other name raises TypeError naming it.
+    """
+    required, special = required or {}, special or {}
+    kwargs: Dict[str, Any] = {}
+    for key, value in official.items():
+        if key in renames:
+            kwargs[renames[key]] = value
+        elif key in required:
+            if value != required[key]:
+                raise NotImplementedError(f"official {family} kwarg {key}={value!r} is not supported (only "
+                                          f"{required[key]!r}, as in the released models)")
+        elif key in special:
+            special[key](value, kwargs)
+        elif key not in ignored:
+            raise TypeError(f"unknown official {family} kwarg {key!r}")
+    return kwargs

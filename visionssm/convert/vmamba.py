@@ -16,6 +16,8 @@ from typing import Any, Dict, Mapping, Optional
 import torch
 from torch import nn
 
+from .common import check_state_dict
+
 StateDict = Dict[str, torch.Tensor]
 
 _SSM_PARAMS = ("x_proj_weight", "dt_projs_weight", "dt_projs_bias", "A_logs", "Ds")
@@ -219,28 +221,8 @@ def check_loadable(model: nn.Module, state_dict: Mapping, source: str, guess: Op
                    ignore_prefixes=("head.fc.",), in_chans_conv: Optional[str] = None) -> None:
     """Fail before timm's loader with the first missing/unexpected keys and the variant the checkpoint looks like.
 
-    ``ignore_prefixes``: keys timm drops or adapts itself (classifier when num_classes differs).
-    ``in_chans_conv``: the stem conv whose input-channel dimension timm adapts for ``in_chans``.
+    ``check_state_dict`` with what timm adapts itself left out: ``ignore_prefixes`` (the classifier when
+    num_classes differs) and ``in_chans_conv`` (the stem conv whose input channels follow ``in_chans``).
     """
-    own = model.state_dict()
-    missing = [k for k in own if k not in state_dict and not k.startswith(ignore_prefixes)]
-    unexpected = [k for k in state_dict if k not in own and not k.startswith(ignore_prefixes)]
-    shape = [k for k in own if k in state_dict and not k.startswith(ignore_prefixes)
-             and tuple(own[k].shape) != tuple(state_dict[k].shape)
-             and not (k == f"{in_chans_conv}.weight" and own[k].shape[0] == state_dict[k].shape[0])]
-    if not (missing or unexpected or shape):
-        return
-    lines = [f"{source} does not match {type(model).__name__}:"]
-    if missing:
-        lines.append(f"  {len(missing)} missing keys, first: {missing[:5]}")
-    if unexpected:
-        lines.append(f"  {len(unexpected)} unexpected keys, first: {unexpected[:5]}")
-    if shape:
-        k = shape[0]
-        lines.append(f"  {len(shape)} shape mismatches, first: {k} checkpoint {tuple(state_dict[k].shape)} "
-                     f"vs model {tuple(own[k].shape)}")
-    if guess:
-        lines.append(f"  the checkpoint looks like: {guess}")
-    lines.append("  Build the variant that matches the checkpoint, or convert it with "
-                 "visionssm.convert.from_official / tools/convert.py.")
-    raise RuntimeError("\n".join(lines))
+    check_state_dict(model, state_dict, source, guess, ignore_prefixes=tuple(ignore_prefixes),
+                     in_chans_conv=in_chans_conv)

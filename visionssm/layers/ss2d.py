@@ -103,6 +103,10 @@ class SS2D(nn.Module):
         dropout: after out_proj. backend: selective-scan backend. float32_output: the scan returns
             float32 for half inputs (VMamba "oflex"); the layer output is cast back to the input dtype.
         norm_eps: eps of out_norm (1e-5 = nn.LayerNorm default, as the official code).
+        se: channel gate (e.g. squeeze-excite, MSVMamba) on the normalised output before ``· gate(z)``.
+        strategy_hooks: hand strategies that declare ``wants_raw_input`` the pre-conv activation (``raw=``) and
+            those that declare ``applies_out_norm`` the out-norm (``norm=``, applied per branch by the strategy
+            instead of after the merge), as MSVMamba's MS2D does. Channels-last only.
     """
 
     def __init__(
@@ -129,6 +133,8 @@ class SS2D(nn.Module):
             dt_init_floor: float = 1e-4,
             dt_scale: float = 1.0,
             norm_eps: float = 1e-5,
+            se: Optional[nn.Module] = None,
+            strategy_hooks: bool = False,
     ):
         super().__init__()
         if gate not in GATES:
@@ -156,6 +162,12 @@ class SS2D(nn.Module):
         self.out_norm = channel_norm(self.d_inner, channels_first, eps=norm_eps) if out_norm else nn.Identity()
         self.out_proj = pointwise_linear(self.d_inner, dim, channels_first, bias=proj_bias)
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.se = se if se is not None else nn.Identity()
+        self._pass_raw = strategy_hooks and getattr(self.scan, "wants_raw_input", False)
+        self._scan_norms = strategy_hooks and getattr(self.scan, "applies_out_norm", False)
+        if channels_first and (self._pass_raw or self._scan_norms):
+            raise ValueError("strategy_hooks (raw input / per-branch out-norm) need a channels-last SS2D "
+                             "(channels_first=False)")
 
     @property
     def num_directions(self) -> int:
@@ -172,11 +184,18 @@ class SS2D(nn.Module):
                 z = self.act(z)
         if not self.channels_first:
             x = nhwc_to_nchw(x)
+        hooks = {}
+        if self._pass_raw:
+            hooks["raw"] = x
+        if self._scan_norms:
+            hooks["norm"] = self.out_norm
         x = self.act(self.conv(x))
-        y = self.scan(x, self.ssm)  # (B, d_inner, H, W)
+        y = self.scan(x, self.ssm, **hooks)  # (B, d_inner, H, W)
         if not self.channels_first:
             y = nchw_to_nhwc(y)
-        y = self.out_norm(y).to(in_dtype)
+        if not self._scan_norms:
+            y = self.out_norm(y)
+        y = self.se(y.to(in_dtype))
         if z is not None:
             y = y * z
         return self.dropout(self.out_proj(y))

@@ -29,22 +29,11 @@ import torch
 from torch import nn
 
 from visionssm.layers.mamba_block import MambaSequenceMixer
-from visionssm.scans import ScanStrategy
-from visionssm.scans.orders import raster
+from visionssm.scans import ScanStrategy, build_scan
 
-__all__ = ["LightMUNet", "RVMLayer", "ResMambaBlock", "ResUpBlock", "RasterScan", "SCANS_3D"]
+__all__ = ["LightMUNet", "RVMLayer", "ResMambaBlock", "ResUpBlock", "SCANS_3D"]
 
 SCANS_3D = ("raster", "bidirectional")
-
-
-class RasterScan(ScanStrategy):
-    """One causal scan in raster order (K = 1): the token order of ``mamba_ssm.Mamba`` on a flattened grid."""
-
-    scan_name = "raster"
-    num_directions = 1
-
-    def build_orders(self, H: int, W: int) -> torch.Tensor:
-        return raster(H, W)[None]
 
 
 def _resolve_scan(scan: Union[str, ScanStrategy], spatial_dims: int):
@@ -52,7 +41,7 @@ def _resolve_scan(scan: Union[str, ScanStrategy], spatial_dims: int):
         name = scan if isinstance(scan, str) else type(scan).__name__
         raise ValueError(f"3D LightM-UNet supports the sequence-level scans {SCANS_3D}, got {name!r}: 2D scan "
                          f"strategies would treat the flattened volume as a (D*H)xW image and cross slice borders")
-    return RasterScan() if scan == "raster" else scan
+    return build_scan(scan) if isinstance(scan, str) else scan
 
 
 def _conv(spatial_dims: int):

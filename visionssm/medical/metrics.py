@@ -14,7 +14,6 @@ and the pixel-pooled value over the whole set (VM-UNet's ISIC numbers, where "mI
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
-from scipy import ndimage
 
 __all__ = ["confusion_counts", "ratios_from_counts", "hd95", "SegMetricAccumulator"]
 
@@ -48,12 +47,15 @@ def ratios_from_counts(counts: np.ndarray) -> Dict[str, np.ndarray]:
 
 
 def _surface(mask: np.ndarray) -> np.ndarray:
+    from scipy import ndimage
     footprint = ndimage.generate_binary_structure(mask.ndim, 1)
     return mask ^ ndimage.binary_erosion(mask, structure=footprint, iterations=1)
 
 
 def hd95(pred: np.ndarray, gt: np.ndarray, spacing: Optional[Sequence[float]] = None) -> float:
     """95th-percentile symmetric Hausdorff distance between two binary masks (medpy ``hd95`` semantics)."""
+    from scipy import ndimage  # scipy: imported only when HD95 is computed
+
     pred, gt = np.asarray(pred).astype(bool), np.asarray(gt).astype(bool)
     if pred.shape != gt.shape:
         raise ValueError(f"prediction shape {pred.shape} != ground-truth shape {gt.shape}")

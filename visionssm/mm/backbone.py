@@ -86,7 +86,7 @@ def load_backbone_checkpoint(model: nn.Module, checkpoint: str, model_name: Opti
             if filter_fn is not None:
                 sd = filter_fn(sd, model)
         else:
-            full = timm.create_model(model_name, pretrained=True, pretrained_cfg_overlay=dict(file=path),
+            full = timm.create_model(model_name, pretrained=True, pretrained_cfg_overlay={"file": path},
                                      **dict(model_kwargs or {}))
             sd = full.state_dict()
     missing = [k for k in own if k not in sd]

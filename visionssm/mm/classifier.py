@@ -1,5 +1,5 @@
 """Image classification as an mmengine model: a timm backbone + head trained with timm's mixup/cutmix and losses."""
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Union
 
 import timm
 import torch
@@ -28,7 +28,7 @@ class ClsDataPreprocessor(BaseDataPreprocessor):
             keys = list(samples)
             samples = [dict(zip(keys, vals)) for vals in zip(*(samples[k] for k in keys))]
         labels = torch.tensor([int(s["gt_label"]) for s in samples], dtype=torch.long, device=inputs.device)
-        return dict(inputs=inputs, data_samples=samples, labels=labels)
+        return {"inputs": inputs, "data_samples": samples, "labels": labels}
 
 
 @MODELS.register_module()
@@ -49,7 +49,7 @@ class TimmClassifier(BaseModel):
                  label_smoothing: float = 0.0, data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None, **model_kwargs):
         if data_preprocessor is None:
-            data_preprocessor = dict(type="visionssm.ClsDataPreprocessor")
+            data_preprocessor = {"type": "visionssm.ClsDataPreprocessor"}
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         import visionssm  # noqa: F401  (registers our timm models)
         self.model = timm.create_model(model_name, pretrained=False, num_classes=num_classes, **model_kwargs)
@@ -75,7 +75,7 @@ class TimmClassifier(BaseModel):
         if mode == "loss":
             if self.mixup is not None:
                 inputs, labels = self.mixup(inputs, labels)
-            return dict(loss=self.criterion(self.model(inputs), labels))
+            return {"loss": self.criterion(self.model(inputs), labels)}
         logits = self.model(inputs)
         if mode == "tensor":
             return logits
@@ -88,7 +88,3 @@ class TimmClassifier(BaseModel):
                 out.append(s)
             return out
         raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
-
-    def predict_topk(self, inputs: torch.Tensor, k: int = 5) -> Sequence[torch.Tensor]:
-        """Top-k (scores, indices) for a batch: handy for inference scripts."""
-        return self.model(inputs).softmax(-1).topk(k, dim=-1)

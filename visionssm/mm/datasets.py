@@ -44,7 +44,7 @@ class ImageNetFolder(BaseDataset):
                 raise FileNotFoundError(f"ImageNetFolder: class folder {folder} missing; {_LAYOUT}")
             for fname in sorted(os.listdir(folder)):
                 if fname.lower().endswith(IMAGE_EXTENSIONS):
-                    items.append(dict(img_path=os.path.join(folder, fname), gt_label=label))
+                    items.append({"img_path": os.path.join(folder, fname), "gt_label": label})
         if not items:
             raise FileNotFoundError(f"ImageNetFolder: no images under {root}; {_LAYOUT}")
         return items

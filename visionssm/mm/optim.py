@@ -69,7 +69,7 @@ class TimmParamGroupsConstructor:
             scale = scales.get(name, 1.0)
             key = (skip, scale)
             if key not in groups:
-                groups[key] = dict(params=[], weight_decay=0.0 if skip else weight_decay, lr=lr * scale)
+                groups[key] = {"params": [], "weight_decay": 0.0 if skip else weight_decay, "lr": lr * scale}
             groups[key]["params"].append(p)
         return list(groups.values())
 
@@ -81,4 +81,4 @@ class TimmParamGroupsConstructor:
         optimizer_cfg["params"] = self.param_groups(model, optimizer_cfg["lr"], optimizer_cfg.get("weight_decay", 0.0))
         optimizer = OPTIMIZERS.build(optimizer_cfg)
         cfg.setdefault("type", "OptimWrapper")
-        return OPTIM_WRAPPERS.build(cfg, default_args=dict(optimizer=optimizer))
+        return OPTIM_WRAPPERS.build(cfg, default_args={"optimizer": optimizer})

@@ -61,7 +61,7 @@ class VisionSSMSimplePyramid(BaseModule):
         self._pick = [unique.index(i) for i in wanted]  # which body output feeds each scale
         c = self.body.feature_info.channels()[-1]
         self.scales = tuple(float(s) for s in scales)
-        norm_cfg = dict(norm_cfg or dict(type="BN"))
+        norm_cfg = dict(norm_cfg or {"type": "BN"})
         self.rescale = nn.ModuleList([_rescale(s, c, norm_cfg) for s in self.scales])
         self.channels = [c] * len(self.scales)
         self.frozen_stages = frozen_stages

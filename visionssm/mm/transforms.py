@@ -39,5 +39,5 @@ class PackClsInputs(BaseTransform):
     """``dict(inputs=CHW tensor, data_samples=dict(gt_label, img_path))`` for :class:`ClsDataPreprocessor`."""
 
     def transform(self, results: dict) -> dict:
-        return dict(inputs=results["img"], data_samples=dict(gt_label=int(results["gt_label"]),
-                                                             img_path=results.get("img_path")))
+        return {"inputs": results["img"], "data_samples": {"gt_label": int(results["gt_label"]),
+                                                             "img_path": results.get("img_path")}}

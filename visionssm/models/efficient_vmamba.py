@@ -14,12 +14,11 @@ Official checkpoints load through ``checkpoint_filter_fn`` or ``visionssm.conver
 import re
 import warnings
 from collections import OrderedDict
-from typing import Dict, List, Mapping, Optional, Sequence, Union
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 import torch
 from timm.layers import DropPath
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
-from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint_seq
 from torch import nn
 
@@ -27,22 +26,19 @@ from visionssm.convert import register_family, unwrap_state_dict
 from visionssm.convert.registry import FamilyConverter
 from visionssm.layers import SS2D
 
-__all__ = ["EfficientVMamba", "checkpoint_filter_fn"]
+from ._hierarchical import (
+    HierarchicalBackbone,
+    drop_path_rates,
+    init_weights,
+    stage_dims,
+    stage_feature_info,
+)
+
+__all__ = ["EfficientVMamba", "checkpoint_filter_fn", "init_weights"]
 
 
-def _dims(dims: Union[int, Sequence[int]], num_stages: int) -> List[int]:
-    """An int doubles per stage (official ``dims=48`` → [48, 96, 192, 384])."""
-    if isinstance(dims, int):
-        return [dims * 2 ** i for i in range(num_stages)]
-    dims = list(dims)
-    if len(dims) != num_stages:
-        raise ValueError(f"dims {dims} has {len(dims)} entries, depths has {num_stages}")
-    return dims
-
-
-def _drop_path_rates(rate: float, total: int) -> List[float]:
-    """``torch.linspace(0, rate, total)`` in Python (works when the model is built on the meta device)."""
-    return [rate * i / (total - 1) if total > 1 else 0.0 for i in range(total)]
+# shared with the other hierarchical families (names kept for ``msvmamba`` and existing imports)
+_dims, _drop_path_rates = stage_dims, drop_path_rates
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -94,7 +90,9 @@ class NormPoolHead(nn.Module):
             raise ValueError(f"global_pool must be 'avg', 'max' or '' (no pooling), got {pool_type!r}")
         return pool_type
 
-    def reset(self, num_classes: int, pool_type: Optional[str] = None) -> None:
+    def reset(self, num_classes: int, pool_type: Optional[str] = None, in_features: Optional[int] = None) -> None:
+        if in_features is not None:
+            self.in_features = in_features
         if pool_type is not None:
             self.pool_type = self._check_pool(pool_type)
         self.fc = nn.Linear(self.in_features, num_classes) if num_classes > 0 else nn.Identity()
@@ -107,17 +105,6 @@ class NormPoolHead(nn.Module):
             x = x.amax(dim=(1, 2))
         x = self.drop(x)
         return x if pre_logits else self.fc(x)
-
-
-def init_weights(module: nn.Module) -> None:
-    """Official init: trunc-normal(0.02) Linear weights, zero biases, unit LayerNorms (SSM params keep Mamba init)."""
-    if isinstance(module, nn.Linear):
-        nn.init.trunc_normal_(module.weight, std=0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.LayerNorm):
-        nn.init.ones_(module.weight)
-        nn.init.zeros_(module.bias)
 
 
 class Stage(nn.Module):
@@ -144,86 +131,21 @@ class Stage(nn.Module):
         return x.permute(0, 2, 3, 1) if self.channels_first else x
 
 
-class HierarchicalSSM(nn.Module):
-    """timm contract shared by the channels-last hierarchical families (stem, 4 stages, norm-pool head)."""
+class HierarchicalSSM(HierarchicalBackbone):
+    """The channels-last VMamba-v1-style families (stem, 4 stages, norm-pool head owning the final norm)."""
 
     output_fmt = "NHWC"
+    body_fmt = "NHWC"
+    intermediate_fmts = ("NCHW", "NHWC")
+    norm_in_head = True
 
     def _init_contract(self, dims: List[int], num_classes: int, in_chans: int, global_pool: str,
                        drop_rate: float) -> None:
         self.num_classes = num_classes
         self.in_chans = in_chans
         self.num_features = self.head_hidden_size = dims[-1]
-        self.feature_info = [{"num_chs": d, "reduction": 4 * 2 ** i, "module": f"stages.{i}"}
-                             for i, d in enumerate(dims)]
+        self.feature_info = stage_feature_info(dims)
         self.head = NormPoolHead(dims[-1], num_classes, global_pool, drop_rate)
-
-    @torch.jit.ignore
-    def group_matcher(self, coarse: bool = False) -> Dict:
-        return {"stem": r"^stem", "blocks": r"^stages\.(\d+)" if coarse else [
-            (r"^stages\.(\d+)\.downsample", (0,)), (r"^stages\.(\d+)\.blocks\.(\d+)", None)]}
-
-    @torch.jit.ignore
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        for stage in self.stages:
-            stage.grad_checkpointing = enable
-
-    @torch.jit.ignore
-    def no_weight_decay(self) -> set:
-        """SSM A (log), D and dt bias: never decayed (Mamba convention)."""
-        return {n for n, _ in self.named_parameters() if n.endswith((".A_logs", ".Ds", ".dt_projs_bias"))}
-
-    @torch.jit.ignore
-    def get_classifier(self) -> nn.Module:
-        return self.head.fc
-
-    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None, reset_other: bool = False):
-        self.num_classes = num_classes
-        self.head.reset(num_classes, global_pool)
-
-    def forward_intermediates(self, x: torch.Tensor, indices: Optional[Union[int, List[int]]] = None,
-                              norm: bool = False, stop_early: bool = False, output_fmt: str = "NCHW",
-                              intermediates_only: bool = False):
-        """Stage outputs (before the next stage's downsample); ``norm`` applies the head norm to the last stage."""
-        if output_fmt not in ("NCHW", "NHWC"):
-            raise ValueError(f"output_fmt must be 'NCHW' or 'NHWC', got {output_fmt!r}")
-        take_indices, max_index = feature_take_indices(len(self.stages), indices)
-        stages = self.stages if torch.jit.is_scripting() or not stop_early else self.stages[: max_index + 1]
-        intermediates = []
-        x = self.stem(x)
-        last = len(self.stages) - 1
-        for i, stage in enumerate(stages):
-            x = stage(x)
-            if i in take_indices:
-                y = self.head.norm(x) if norm and i == last else x
-                intermediates.append(y.permute(0, 3, 1, 2).contiguous() if output_fmt == "NCHW" else y)
-        if intermediates_only:
-            return intermediates
-        return x, intermediates
-
-    def prune_intermediate_layers(self, indices: Union[int, List[int]] = 1, prune_norm: bool = False,
-                                  prune_head: bool = True):
-        take_indices, max_index = feature_take_indices(len(self.stages), indices)
-        prune_end = max_index < len(self.stages) - 1
-        self.stages = self.stages[: max_index + 1]
-        if prune_end:
-            self.num_features = self.head_hidden_size = self.feature_info[max_index]["num_chs"]
-            self.head = NormPoolHead(self.num_features, 0, "")
-        if prune_head or prune_end:
-            self.reset_classifier(0, "")
-        if prune_norm:
-            self.head.norm = nn.Identity()
-        return take_indices
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Unpooled final map, NHWC (``output_fmt``)."""
-        return self.stages(self.stem(x))
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        return self.head(x, pre_logits=pre_logits)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -337,10 +259,10 @@ class EfficientVMamba(HierarchicalSSM):
                  patch_norm: bool = True, drop_rate: float = 0.0, drop_path_rate: float = 0.2,
                  ssm_backend: str = "auto"):
         super().__init__()
-        dims = _dims(dims, len(depths))
+        dims = stage_dims(dims, len(depths))
         self._init_contract(dims, num_classes, in_chans, global_pool, drop_rate)
         self.stem = Stem(in_chans, dims[0], patch_size, patch_norm)
-        dpr = _drop_path_rates(drop_path_rate, sum(depths))
+        dpr = drop_path_rates(drop_path_rate, sum(depths))
         stages = []
         for i, (_depth, dim) in enumerate(zip(depths, dims)):
             rates = dpr[sum(depths[:i]):sum(depths[:i + 1])]
@@ -399,18 +321,19 @@ def _ssm_key(k: str) -> str:
     return k
 
 
-def checkpoint_filter_fn(state_dict: Mapping, model: nn.Module) -> Dict[str, torch.Tensor]:
-    """Official EfficientVMamba checkpoints → ours.
+def convert_v1_checkpoint(state_dict: Mapping, block_key: Callable[[str], str],
+                          other_key: Optional[Callable[[str], Optional[str]]] = None) -> Dict[str, torch.Tensor]:
+    """Official VMamba-v1-layout checkpoints (EfficientVMamba, MSVMamba) → ours; ours pass through unchanged.
 
-    Accepts ``{'state_dict': {'module.module.…'}}`` (the released .ckpt), ``{'model'}`` and plain state dicts;
-    converted (ours) state dicts pass through unchanged.
+    Stem, head and ``layers.i.downsample`` map the same in both families; ``block_key`` renames a block key
+    already moved to ``stages.i.blocks.j.``; ``other_key`` handles any other family layout (None: kept).
     """
     state_dict = unwrap_state_dict(state_dict)
     if any(k.startswith(("stem.", "stages.")) for k in state_dict):
         return dict(state_dict)
     out = {}
     for k, v in state_dict.items():
-        if k.startswith("outnorm"):  # Backbone_EfficientVSSM's detection norms: no counterpart in a classifier
+        if k.startswith("outnorm"):  # the detection backbones' norms: no counterpart in a classifier
             continue
         new = convert_common_key(k)
         if new is None:
@@ -420,39 +343,60 @@ def checkpoint_filter_fn(state_dict: Mapping, model: nn.Module) -> Dict[str, tor
         if new is None:
             m = re.match(r"layers\.(\d+)\.blocks\.(\d+)\.(.*)", k)
             if m:
-                new = f"stages.{m.group(1)}.blocks.{m.group(2)}.{m.group(3)}"
-                for a, b in _EVM_BLOCK_RENAMES:
-                    new = new.replace(a, b, 1) if a in new else new
-                new = _ssm_key(new)
-        if new is None:
-            # layers.i = Sequential(Permute, InvertedResidual x depth (indices 1..depth), Permute, downsample)
-            m = re.match(r"layers\.(\d+)\.(\d+)\.(.*)", k)
-            if m:
-                i, j, rest = int(m.group(1)), int(m.group(2)), m.group(3)
-                if rest.startswith(("reduction.", "norm.")):
-                    new = f"stages.{i + 1}.downsample.{rest}"
-                else:
-                    for a, b in _IR_RENAMES.items():
-                        if rest.startswith(a + "."):
-                            rest = b + rest[len(a):]
-                            break
-                    new = f"stages.{i}.blocks.{j - 1}.{rest}"
+                new = _ssm_key(block_key(f"stages.{m.group(1)}.blocks.{m.group(2)}.{m.group(3)}"))
+        if new is None and other_key is not None:
+            new = other_key(k)
         out[new if new is not None else k] = v
     return out
 
 
-def guess_variant(state_dict: Mapping) -> str:
-    """Name the released variant an (official or converted) state dict looks like."""
-    sd = checkpoint_filter_fn(state_dict, None)
+def guess_v1_variant(state_dict: Mapping, variants: Mapping[str, Mapping], convert: Callable) -> str:
+    """Name the released variant (``variants``: name → {dims, depths}) a state dict looks like."""
+    sd = convert(state_dict)
     dim = sd["stem.conv.weight"].shape[0] if "stem.conv.weight" in sd else None
     depths = []
     for i in range(4):
         idx = {int(m.group(1)) for k in sd for m in [re.match(rf"stages\.{i}\.blocks\.(\d+)\.", k)] if m}
         depths.append(max(idx) + 1 if idx else 0)
-    for name, cfg in _VARIANTS.items():
+    for name, cfg in variants.items():
         if cfg["dims"] == dim and list(cfg["depths"]) == depths:
             return name
     return f"no released variant (dims={dim}, depths={depths})"
+
+
+def _evm_block_key(k: str) -> str:
+    for a, b in _EVM_BLOCK_RENAMES:
+        k = k.replace(a, b, 1) if a in k else k
+    return k
+
+
+def _evm_ir_key(k: str) -> Optional[str]:
+    """layers.i = Sequential(Permute, InvertedResidual × depth (indices 1..depth), Permute, downsample)."""
+    m = re.match(r"layers\.(\d+)\.(\d+)\.(.*)", k)
+    if not m:
+        return None
+    i, j, rest = int(m.group(1)), int(m.group(2)), m.group(3)
+    if rest.startswith(("reduction.", "norm.")):
+        return f"stages.{i + 1}.downsample.{rest}"
+    for a, b in _IR_RENAMES.items():
+        if rest.startswith(a + "."):
+            rest = b + rest[len(a):]
+            break
+    return f"stages.{i}.blocks.{j - 1}.{rest}"
+
+
+def checkpoint_filter_fn(state_dict: Mapping, model: Optional[nn.Module] = None) -> Dict[str, torch.Tensor]:
+    """Official EfficientVMamba checkpoints → ours.
+
+    Accepts ``{'state_dict': {'module.module.…'}}`` (the released .ckpt), ``{'model'}`` and plain state dicts;
+    converted (ours) state dicts pass through unchanged.
+    """
+    return convert_v1_checkpoint(state_dict, _evm_block_key, _evm_ir_key)
+
+
+def guess_variant(state_dict: Mapping) -> str:
+    """Name the released variant an (official or converted) state dict looks like."""
+    return guess_v1_variant(state_dict, _VARIANTS, checkpoint_filter_fn)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -473,17 +417,22 @@ PUBLISHED_PARAMS = {"efficient_vmamba_tiny": 6.494, "efficient_vmamba_small": 11
 SMALL_TEST_CONFIGS = {name: {"depths": (1, 1, 1, 1), "dims": 8, "d_state": 4} for name in _VARIANTS}
 
 
-def _cfg(url: str = "", **kwargs) -> Dict:
+def v1_cfg(**kwargs) -> Dict:
+    """pretrained_cfg fields common to the VMamba-v1-layout families (ImageNet-1k, 224², stem.conv / head.fc)."""
     return {
-        "url": url, "num_classes": 1000, "input_size": (3, 224, 224), "pool_size": (7, 7), "crop_pct": 0.875,
+        "url": "", "num_classes": 1000, "input_size": (3, 224, 224), "pool_size": (7, 7), "crop_pct": 0.875,
         "interpolation": "bicubic", "mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225),
-        "first_conv": "stem.conv", "classifier": "head.fc", "license": "unknown",
-        "paper_ids": "arXiv:2403.09977", "paper_name": "EfficientVMamba: Atrous Selective Scan for Light Weight "
-                                                      "Visual Mamba",
-        "origin_url": "https://github.com/TerryPei/EfficientVMamba",
-        "notes": ("official weights converted by checkpoint_filter_fn; the official repository has no LICENSE file",),
-        **kwargs,
+        "first_conv": "stem.conv", "classifier": "head.fc", **kwargs,
     }
+
+
+def _cfg(**kwargs) -> Dict:
+    return v1_cfg(
+        license="unknown", paper_ids="arXiv:2403.09977",
+        paper_name="EfficientVMamba: Atrous Selective Scan for Light Weight Visual Mamba",
+        origin_url="https://github.com/TerryPei/EfficientVMamba",
+        notes=("official weights converted by checkpoint_filter_fn; the official repository has no LICENSE file",),
+        **kwargs)
 
 
 default_cfgs = generate_default_cfgs({
@@ -496,11 +445,16 @@ default_cfgs = generate_default_cfgs({
 })
 
 
-def _create(variant: str, pretrained: bool = False, **kwargs) -> EfficientVMamba:
+def create_v1_model(cls, variant: str, pretrained: bool, filter_fn: Callable, **kwargs) -> nn.Module:
+    """build_model_with_cfg for the channels-last v1-layout families (features through the model's getter)."""
     out_indices = kwargs.pop("out_indices", (0, 1, 2, 3))
     return build_model_with_cfg(
-        EfficientVMamba, variant, pretrained, pretrained_filter_fn=checkpoint_filter_fn,
+        cls, variant, pretrained, pretrained_filter_fn=filter_fn,
         feature_cfg={"out_indices": out_indices, "feature_cls": "getter"}, **kwargs)
+
+
+def _create(variant: str, pretrained: bool = False, **kwargs) -> EfficientVMamba:
+    return create_v1_model(EfficientVMamba, variant, pretrained, checkpoint_filter_fn, **kwargs)
 
 
 @register_model

@@ -9,28 +9,27 @@ d_state 1. The body runs channels-last like the official code; features come out
 through ``checkpoint_filter_fn`` or ``visionssm.convert.from_official('msvmamba', ...)`` and reproduce the official
 logits (tests/models/test_msvmamba.py).
 """
-import re
 from typing import Dict, Mapping, Optional, Sequence, Union
 
 import torch
 from timm.layers import DropPath
-from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models import generate_default_cfgs, register_model
 from torch import nn
 
-from visionssm.convert import register_family, unwrap_state_dict
+from visionssm.convert import register_family
 from visionssm.convert.registry import FamilyConverter
 from visionssm.layers import SS2D
 
+from ._hierarchical import drop_path_rates, init_weights, stage_dims
 from .efficient_vmamba import (
     HierarchicalSSM,
     PatchMerging,
     Stage,
     Stem,
-    _dims,
-    _drop_path_rates,
-    _ssm_key,
-    convert_common_key,
-    init_weights,
+    convert_v1_checkpoint,
+    create_v1_model,
+    guess_v1_variant,
+    v1_cfg,
 )
 
 __all__ = ["MSVMamba", "MultiScaleSS2D", "checkpoint_filter_fn"]
@@ -50,33 +49,13 @@ class SqueezeExciteCL(nn.Module):
 
 
 class MultiScaleSS2D(SS2D):
-    """SS2D (channels-last) with the two hooks MSVMamba needs around its scan, plus an SE gate.
-
-    A strategy with ``wants_raw_input`` also gets the pre-conv activation (MS2D's half-resolution branch convolves
-    it, not the 3×3-conv output), and one with ``applies_out_norm`` layer-normalises each of its branches before
-    combining them (the official order). ``se`` gates the normalised output before ``· SiLU(z)``.
-    """
+    """MSVMamba's SS2D: channels-last, SiLU-gated, ``strategy_hooks`` on (MS2D gets the pre-conv activation and
+    normalises each branch itself, the official order) and an optional SE gate before ``· SiLU(z)``."""
 
     def __init__(self, dim: int, se: Optional[nn.Module] = None, **kwargs):
-        super().__init__(dim, **kwargs)
+        super().__init__(dim, se=se, strategy_hooks=True, **kwargs)
         if self.channels_first or self.gate != "silu":
             raise ValueError("MultiScaleSS2D is the channels-last, SiLU-gated SS2D of MSVMamba")
-        self.se = se if se is not None else nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x, z = self.in_proj(x).chunk(2, dim=-1)
-        z = self.act(z)
-        raw = x.permute(0, 3, 1, 2)
-        x = self.act(self.conv(raw))
-        hooks = {}
-        if getattr(self.scan, "wants_raw_input", False):
-            hooks["raw"] = raw
-        if getattr(self.scan, "applies_out_norm", False):
-            hooks["norm"] = self.out_norm
-        y = self.scan(x, self.ssm, **hooks).permute(0, 2, 3, 1)
-        if "norm" not in hooks:
-            y = self.out_norm(y)
-        return self.dropout(self.out_proj(self.se(y.to(z.dtype)) * z))
 
 
 class ConvFFN(nn.Module):
@@ -137,13 +116,13 @@ class MSVMamba(HierarchicalSSM):
                  conv_ffn: bool = True, ffn_drop: float = 0.0, patch_size: int = 4, patch_norm: bool = True,
                  drop_rate: float = 0.0, drop_path_rate: float = 0.2, ssm_backend: str = "auto"):
         super().__init__()
-        dims = _dims(dims, len(depths))
+        dims = stage_dims(dims, len(depths))
         scans = [scan] * len(depths) if isinstance(scan, str) else list(scan)
         if len(scans) != len(depths):
             raise ValueError(f"scan lists {len(scans)} strategies for {len(depths)} stages")
         self._init_contract(dims, num_classes, in_chans, global_pool, drop_rate)
         self.stem = Stem(in_chans, dims[0], patch_size, patch_norm)
-        dpr = _drop_path_rates(drop_path_rate, sum(depths))
+        dpr = drop_path_rates(drop_path_rate, sum(depths))
         stages = []
         for i, dim in enumerate(dims):
             rates = dpr[sum(depths[:i]):sum(depths[:i + 1])]
@@ -170,31 +149,16 @@ _MSV_BLOCK_RENAMES = (
 )
 
 
+def _msv_block_key(k: str) -> str:
+    for a, b in _MSV_BLOCK_RENAMES:  # the first matching rename only (".op." would also match the others)
+        if a in k:
+            return k.replace(a, b, 1)
+    return k
+
+
 def checkpoint_filter_fn(state_dict: Mapping, model: Optional[nn.Module] = None) -> Dict[str, torch.Tensor]:
     """Official MSVMamba (master) checkpoints (``{'model'}``, ``module.`` prefixes, plain) → ours."""
-    state_dict = unwrap_state_dict(state_dict)
-    if any(k.startswith(("stem.", "stages.")) for k in state_dict):
-        return dict(state_dict)
-    out = {}
-    for k, v in state_dict.items():
-        if k.startswith("outnorm"):  # Backbone_VSSM's detection norms: no counterpart in a classifier
-            continue
-        new = convert_common_key(k)
-        if new is None:
-            m = re.match(r"layers\.(\d+)\.downsample\.(.*)", k)
-            if m:
-                new = f"stages.{int(m.group(1)) + 1}.downsample.{m.group(2)}"
-        if new is None:
-            m = re.match(r"layers\.(\d+)\.blocks\.(\d+)\.(.*)", k)
-            if m:
-                new = f"stages.{m.group(1)}.blocks.{m.group(2)}.{m.group(3)}"
-                for a, b in _MSV_BLOCK_RENAMES:
-                    if a in new:
-                        new = new.replace(a, b, 1)
-                        break
-                new = _ssm_key(new)
-        out[new if new is not None else k] = v
-    return out
+    return convert_v1_checkpoint(state_dict, _msv_block_key)
 
 
 _VARIANTS = {
@@ -206,16 +170,7 @@ _VARIANTS = {
 
 def guess_variant(state_dict: Mapping) -> str:
     """Name the released variant an (official or converted) state dict looks like."""
-    sd = checkpoint_filter_fn(state_dict)
-    dim = sd["stem.conv.weight"].shape[0] if "stem.conv.weight" in sd else None
-    depths = []
-    for i in range(4):
-        idx = {int(m.group(1)) for k in sd for m in [re.match(rf"stages\.{i}\.blocks\.(\d+)\.", k)] if m}
-        depths.append(max(idx) + 1 if idx else 0)
-    for name, cfg in _VARIANTS.items():
-        if cfg["dims"] == dim and list(cfg["depths"]) == depths:
-            return name
-    return f"no released variant (dims={dim}, depths={depths})"
+    return guess_v1_variant(state_dict, _VARIANTS, checkpoint_filter_fn)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -237,28 +192,21 @@ _DRIVE = {
 
 
 def _cfg(variant: str, **kwargs) -> Dict:
-    return {
-        "url": "", "num_classes": 1000, "input_size": (3, 224, 224), "pool_size": (7, 7), "crop_pct": 0.875,
-        "interpolation": "bicubic", "mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225),
-        "first_conv": "stem.conv", "classifier": "head.fc", "license": "unknown",
-        "paper_ids": "arXiv:2405.14174", "paper_name": "Multi-Scale VMamba: Hierarchy in Hierarchy Visual State "
-                                                      "Space Model",
-        "origin_url": _DRIVE[variant],
-        "notes": ("official weights are a Google-Drive folder (no direct URL): download the .pth and load it with "
-                  "pretrained=True, pretrained_cfg_overlay=dict(file=path); the official repository has no "
-                  "LICENSE file",),
-        **kwargs,
-    }
+    return v1_cfg(
+        license="unknown", paper_ids="arXiv:2405.14174",
+        paper_name="Multi-Scale VMamba: Hierarchy in Hierarchy Visual State Space Model",
+        origin_url=_DRIVE[variant],
+        notes=("official weights are a Google-Drive folder (no direct URL): download the .pth and load it with "
+               "pretrained=True, pretrained_cfg_overlay=dict(file=path); the official repository has no "
+               "LICENSE file",),
+        **kwargs)
 
 
 default_cfgs = generate_default_cfgs({f"{name}.in1k": _cfg(name) for name in _VARIANTS})
 
 
 def _create(variant: str, pretrained: bool = False, **kwargs) -> MSVMamba:
-    out_indices = kwargs.pop("out_indices", (0, 1, 2, 3))
-    return build_model_with_cfg(
-        MSVMamba, variant, pretrained, pretrained_filter_fn=checkpoint_filter_fn,
-        feature_cfg={"out_indices": out_indices, "feature_cls": "getter"}, **kwargs)
+    return create_v1_model(MSVMamba, variant, pretrained, checkpoint_filter_fn, **kwargs)
 
 
 @register_model

@@ -20,7 +20,7 @@ from typing import Any, Dict, Iterator, Mapping, Optional, Sequence, Union
 
 import torch
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-from timm.layers import ClassifierHead, DropPath, Mlp
+from timm.layers import ClassifierHead
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 from timm.models._manipulate import checkpoint_seq
 from torch import nn
@@ -28,6 +28,7 @@ from torch import nn
 from visionssm.convert import register_family, unwrap_state_dict
 from visionssm.convert.registry import FamilyConverter
 from visionssm.layers import SS2D
+from visionssm.layers.mlla_block import MllaBlock
 from visionssm.layers.ss2d import scan_for_blocks
 from visionssm.layers.stems import MllaDownsample, MllaStem
 from visionssm.scans import get_scan_class
@@ -47,32 +48,19 @@ def _stage_scans(scan: Union[str, nn.Module], scan_kwargs: Optional[Mapping[str,
     return scan_for_blocks(scan, kwargs if isinstance(scan, str) else None)
 
 
-class SpatialMambaBlock(nn.Module):
-    """x += cpe1(x); x += SSM(norm1(x)); x += cpe2(x); x += MLP(norm2(x)), on NHWC tensors."""
+class SpatialMambaBlock(MllaBlock):
+    """MLLA block whose mixer is SS2D: x += cpe1(x); x += SSM(norm1(x)); x += cpe2(x); x += MLP(norm2(x)), NHWC."""
 
     def __init__(self, dim: int, scan: nn.Module, mlp_ratio: float = 4.0, drop_path: float = 0.0,
                  norm_eps: float = 1e-5, d_state: int = 1, ssm_ratio: float = 2.0, dt_rank: Union[int, str] = "auto",
                  backend: str = "auto"):
-        super().__init__()
-        self.cpe1 = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
-        self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
         # Structure-aware SSM: in_proj → (x, z); x: DW 3×3 + SiLU → scan/fusion → LayerNorm → ·SiLU(z) → out_proj
-        self.mixer = SS2D(dim, scan=scan, d_state=d_state, ssm_ratio=ssm_ratio, dt_rank=dt_rank, d_conv=3,
-                          conv_bias=True, gate="silu", out_norm=True, proj_bias=False, channels_first=False,
-                          backend=backend, norm_eps=1e-5)
-        self.cpe2 = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
-        self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio), act_layer=nn.GELU)
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        def mixer() -> nn.Module:
+            return SS2D(dim, scan=scan, d_state=d_state, ssm_ratio=ssm_ratio, dt_rank=dt_rank, d_conv=3,
+                        conv_bias=True, gate="silu", out_norm=True, proj_bias=False, channels_first=False,
+                        backend=backend, norm_eps=1e-5)
 
-    def _cpe(self, conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-        return conv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self._cpe(self.cpe1, x)
-        x = x + self.drop_path(self.mixer(self.norm1(x)))
-        x = x + self._cpe(self.cpe2, x)
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+        super().__init__(dim, mixer, mlp_ratio, drop_path=drop_path, norm_eps=norm_eps)
 
 
 class SpatialMambaStage(nn.Module):

@@ -28,7 +28,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from visionssm.convert import register_family
-from visionssm.convert.common import unwrap_state_dict
+from visionssm.convert.common import map_official_kwargs, unwrap_state_dict
 from visionssm.convert.registry import FamilyConverter
 from visionssm.layers.mamba_block import MambaBlock, MambaSequenceMixer
 
@@ -396,34 +396,31 @@ _OFFICIAL_IGNORED = {"fused_add_norm", "final_pool_type", "device", "dtype", "pt
 def kwargs_from_official(official: Mapping[str, Any]) -> Dict[str, Any]:
     """hustvl/Vim ``VisionMamba(**kwargs)`` → ``VisionMamba`` kwargs here; unsupported settings raise."""
     official = dict(official)
-    kwargs: Dict[str, Any] = {}
-    for key, value in official.items():
-        if key in _OFFICIAL_TO_OURS:
-            kwargs[_OFFICIAL_TO_OURS[key]] = value
-        elif key in _OFFICIAL_REQUIRED:
-            if value != _OFFICIAL_REQUIRED[key]:
-                raise NotImplementedError(f"official Vim kwarg {key}={value!r} is not supported (only "
-                                          f"{_OFFICIAL_REQUIRED[key]!r}, as in the released models)")
-        elif key == "rms_norm":
-            kwargs["norm_layer"] = "rmsnorm" if value else "layernorm"
-        elif key in ("if_divide_out", "if_devide_out"):
-            if not value:
-                raise NotImplementedError("if_divide_out=False (sum instead of mean of the two directions) is "
-                                          "not supported; the released models divide by 2")
-        elif key == "if_cls_token":
-            kwargs["class_token"] = bool(value)
-        elif key == "use_middle_cls_token":
-            if not value and official.get("if_cls_token", True):
-                raise NotImplementedError("only the middle class token (use_middle_cls_token=True) is supported")
-        elif key == "ssm_cfg":
-            for k2, v2 in (value or {}).items():
-                if k2 not in ("d_conv", "expand", "dt_rank"):
-                    raise NotImplementedError(f"official Vim ssm_cfg[{k2!r}] is not supported")
-                kwargs[k2] = v2
-        elif key in _OFFICIAL_IGNORED:
-            continue
-        else:
-            raise TypeError(f"unknown official Vim kwarg {key!r}")
+
+    def norm_layer(value: Any, kwargs: Dict[str, Any]) -> None:
+        kwargs["norm_layer"] = "rmsnorm" if value else "layernorm"
+
+    def divide_out(value: Any, kwargs: Dict[str, Any]) -> None:
+        if not value:
+            raise NotImplementedError("if_divide_out=False (sum instead of mean of the two directions) is "
+                                      "not supported; the released models divide by 2")
+
+    def cls_token(value: Any, kwargs: Dict[str, Any]) -> None:
+        kwargs["class_token"] = bool(value)
+
+    def middle_cls_token(value: Any, kwargs: Dict[str, Any]) -> None:
+        if not value and official.get("if_cls_token", True):
+            raise NotImplementedError("only the middle class token (use_middle_cls_token=True) is supported")
+
+    def ssm_cfg(value: Any, kwargs: Dict[str, Any]) -> None:
+        for k2, v2 in (value or {}).items():
+            if k2 not in ("d_conv", "expand", "dt_rank"):
+                raise NotImplementedError(f"official Vim ssm_cfg[{k2!r}] is not supported")
+            kwargs[k2] = v2
+
+    kwargs = map_official_kwargs(official, "Vim", _OFFICIAL_TO_OURS, _OFFICIAL_REQUIRED, _OFFICIAL_IGNORED, {
+        "rms_norm": norm_layer, "if_divide_out": divide_out, "if_devide_out": divide_out, "if_cls_token": cls_token,
+        "use_middle_cls_token": middle_cls_token, "ssm_cfg": ssm_cfg})
     if not kwargs.get("class_token", True):
         kwargs["global_pool"] = "avg" if official.get("final_pool_type", "mean") == "mean" else ""
     return kwargs

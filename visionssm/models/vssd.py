@@ -20,14 +20,15 @@ from typing import Any, Dict, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
-from timm.layers import Attention, ClassifierHead, DropPath, Mlp
+from timm.layers import Attention, ClassifierHead
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from visionssm.convert import register_family
-from visionssm.convert.common import unwrap_state_dict
+from visionssm.convert.common import map_official_kwargs, unwrap_state_dict
 from visionssm.convert.registry import FamilyConverter
+from visionssm.layers.mlla_block import MllaBlock
 from visionssm.layers.norms import LayerNorm2d
 from visionssm.layers.stems import ConvNormAct, MllaDownsample, MllaStem
 from visionssm.scans import build_scan
@@ -108,28 +109,11 @@ class SelfAttention(nn.Module):
         return self.attn(x.reshape(Bsz, H * W, C)).reshape(Bsz, H, W, C)
 
 
-class VSSDBlock(nn.Module):
+class VSSDBlock(MllaBlock):
     """MLLA block on NHWC: x += cpe1(x); x += dp(mixer(norm1(x))); x += cpe2(x); x += dp(mlp(norm2(x)))."""
 
     def __init__(self, dim: int, mixer: nn.Module, mlp_ratio: float = 4.0, drop: float = 0.0, drop_path: float = 0.0):
-        super().__init__()
-        self.cpe1 = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
-        self.norm1 = nn.LayerNorm(dim)
-        self.mixer = mixer
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
-        self.cpe2 = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
-        self.norm2 = nn.LayerNorm(dim)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio), act_layer=nn.GELU, drop=drop)
-
-    @staticmethod
-    def _cpe(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-        return conv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self._cpe(self.cpe1, x)
-        x = x + self.drop_path(self.mixer(self.norm1(x)))
-        x = x + self._cpe(self.cpe2, x)
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+        super().__init__(dim, mixer, mlp_ratio, drop=drop, drop_path=drop_path)
 
 
 class VSSDStage(nn.Module):
@@ -261,21 +245,11 @@ _OFFICIAL_IGNORED = {"image_size", "img_size", "ssd_chunk_size", "use_checkpoint
 
 def kwargs_from_official(official: Mapping[str, Any]) -> Dict[str, Any]:
     """YuHengsss/VSSD ``VMAMBA2(**kwargs)`` → ``VSSD`` kwargs; settings of other architectures raise."""
-    kwargs: Dict[str, Any] = {}
-    for key, value in official.items():
-        if key in _OFFICIAL_TO_OURS:
-            kwargs[_OFFICIAL_TO_OURS[key]] = value
-        elif key in _OFFICIAL_REQUIRED:
-            if value != _OFFICIAL_REQUIRED[key]:
-                raise NotImplementedError(f"official VSSD kwarg {key}={value!r} is not supported (only "
-                                          f"{_OFFICIAL_REQUIRED[key]!r}, as in the released models)")
-        elif key == "ssd_positve_dA":
-            kwargs["scan"] = "ncssd" if value else build_scan("ncssd", positive_dA=False)
-        elif key in _OFFICIAL_IGNORED:
-            continue
-        else:
-            raise TypeError(f"unknown official VSSD kwarg {key!r}")
-    return kwargs
+    def positive_da(value: Any, kwargs: Dict[str, Any]) -> None:
+        kwargs["scan"] = "ncssd" if value else build_scan("ncssd", positive_dA=False)
+
+    return map_official_kwargs(official, "VSSD", _OFFICIAL_TO_OURS, _OFFICIAL_REQUIRED, _OFFICIAL_IGNORED,
+                               {"ssd_positve_dA": positive_da})
 
 
 def guess_variant(state_dict: Mapping[str, torch.Tensor]) -> str:

@@ -1,4 +1,5 @@
-"""VMamba SS2D cross-scan and its other ``forward_type`` modes (``v051d`` unidirectional, ``v052d`` bidirectional).
+"""VMamba SS2D cross-scan and its other ``forward_type`` modes (``v051d`` unidirectional, ``v052d`` bidirectional),
+plus the single raster scan of plain Mamba U-Nets.
 
 All three share VMamba's ``cross_scan_fn`` / ``cross_merge_fn`` (``scans=0/1/2``): K = 4 directions,
 merge = plain sum, no per-direction weights.
@@ -24,6 +25,16 @@ class CrossScan(ScanStrategy):
     def build_orders(self, H: int, W: int) -> torch.Tensor:
         rows_cols = raster_orders(H, W)
         return torch.cat([rows_cols, rows_cols.flip(-1)])
+
+
+@register_scan("raster")
+class RasterScan(ScanStrategy):
+    """One causal row-major scan (K = 1): plain Mamba on the flattened grid (LightM-UNet, U-Mamba)."""
+
+    num_directions = 1
+
+    def build_orders(self, H: int, W: int) -> torch.Tensor:
+        return torch.arange(H * W)[None]
 
 
 @register_scan("unidirectional")

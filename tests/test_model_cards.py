@@ -1,0 +1,90 @@
+"""model_cards/ must agree with the registry: one current card per registered variant and nothing else."""
+import json
+from pathlib import Path
+
+import yaml
+
+from visionssm.cards import CARDS_DIR, FLOPS_FILE, check_cards, family_of, render_all
+from visionssm.models import FAMILIES, registered_model_names
+from visionssm.models.published import FAMILY_FACTS, PUBLISHED, SOURCES, family_fixture
+
+REGEN = "regenerate with `python tools/make_model_cards.py`"
+
+
+def test_cards_on_disk_match_a_fresh_render_of_the_registry():
+    problems = check_cards(CARDS_DIR)
+    assert not problems, f"{len(problems)} model card problem(s), {REGEN}:\n" + "\n".join(problems)
+
+
+def test_check_reports_missing_stale_and_orphaned_cards(tmp_path):
+    names = ["vmamba_tiny_s1l8", "vim_tiny"]
+    rendered = render_all(names)
+    for fname, text in rendered.items():
+        (tmp_path / fname).write_text(text)
+    assert check_cards(tmp_path, rendered) == []
+    (tmp_path / "vim_tiny.md").write_text(rendered["vim_tiny.md"].replace("76.1", "77.0"))
+    (tmp_path / "vmamba_tiny_s1l8.md").unlink()
+    (tmp_path / "vmamba_huge.md").write_text("# not a model\n")
+    problems = check_cards(tmp_path, rendered)
+    assert any(p.startswith("stale card") and "vim_tiny.md" in p for p in problems)
+    assert any(p.startswith("missing card") and "vmamba_tiny_s1l8.md" in p for p in problems)
+    assert any(p.startswith("card for an unregistered model") and "vmamba_huge.md" in p for p in problems)
+    assert len(problems) == 3
+
+
+def test_every_variant_has_published_facts_a_family_and_a_parity_fixture():
+    names = registered_model_names()
+    assert set(PUBLISHED) == set(names), "visionssm/models/published.py must cover exactly the registered variants"
+    assert set(FAMILY_FACTS) == set(FAMILIES)
+    for name in names:
+        fam = family_of(name)
+        assert family_fixture(fam, name) is not None, f"{name}: no parity fixture recorded in published.py"
+        facts = PUBLISHED[name]
+        assert facts.source in SOURCES and all(r.source in SOURCES for r in facts.results)
+        assert any(r.metric == "top-1" and r.dataset == "ImageNet-1k" for r in facts.results)
+
+
+def test_published_parity_fixtures_are_the_shared_ones(fixtures_dir):
+    for family, fam in FAMILY_FACTS.items():
+        for fixture, _ in fam.fixtures:
+            cfg = json.loads((fixtures_dir / fixture / "config.json").read_text())
+            assert cfg["family"] == fixture
+            assert cfg["official_commit"] == fam.commit, f"{family}: fixture {fixture} was made at another commit"
+            assert cfg["official_repo"].rstrip("/") == fam.repo
+            assert (Path(__file__).parent / "models" / f"test_{family}.py").is_file()
+
+
+def test_published_params_agree_with_the_family_modules():
+    import importlib
+
+    for family in FAMILIES:
+        module = importlib.import_module(f"visionssm.models.{family}")
+        for name, millions in getattr(module, "PUBLISHED_PARAMS", {}).items():
+            rounded = PUBLISHED[name].params_m
+            # the sources print whole millions, rounded or truncated (EfficientVMamba-B 33.7M is "33M"); the family
+            # modules keep exact official counts
+            assert abs(rounded - millions) < 1, f"{name}: published.py says {rounded}M, {family}.py {millions}M"
+
+
+def test_measured_flops_file_matches_the_current_code():
+    """A FLOPs file made before an architecture change would put wrong numbers in the cards."""
+    assert FLOPS_FILE.is_file(), f"{FLOPS_FILE} missing: python tools/benchmark.py --flops-only --all-registered --out {FLOPS_FILE}"
+    measured = json.loads(FLOPS_FILE.read_text())["models"]
+    assert set(measured) == set(registered_model_names()), "re-run tools/benchmark.py --flops-only --all-registered"
+    for name in measured:
+        card = (CARDS_DIR / f"{name}.md").read_text()
+        assert f"{measured[name]['params']:,})" in card, f"{name}: FLOPs file params differ from the code; re-measure"
+        assert f"{measured[name]['flops'] / 1e9:.2f} G at" in card
+
+
+def test_front_matter_is_hugging_face_yaml():
+    for name in registered_model_names():
+        text = (CARDS_DIR / f"{name}.md").read_text()
+        assert text.startswith("---\n")
+        meta = yaml.safe_load(text.split("---\n")[1])
+        assert meta["library_name"] == "timm" and "image-classification" in meta["tags"]
+        assert "imagenet-1k" in meta["datasets"]
+        assert meta["license"] in ("mit", "apache-2.0") or (meta["license"] == "other" and meta["license_name"])
+        assert meta["model-index"][0]["results"][0]["metrics"][0]["value"] == next(
+            r.value for r in PUBLISHED[name].results if r.metric == "top-1")
+        assert f"# Model card for {name}\n" in text and "```bibtex" in text

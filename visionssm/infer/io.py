@@ -1,0 +1,139 @@
+"""Finding and reading input images for inference, with every conversion to 8-bit RGB made explicit.
+
+How an image becomes the H x W x 3 ``uint8`` RGB array the predictors take:
+
+* 8-bit RGB: as stored; JPEG EXIF orientation is applied (as a photo viewer shows it).
+* grayscale (8-bit ``L``, 1-bit ``1``): the one channel is copied to R, G and B.
+* 16-bit (``I;16*`` PNG/TIFF, also 16-bit colour read through OpenCV): linear full-range scaling
+  ``v8 = round(v16 * 255 / 65535)``. No per-image contrast stretch, so two images keep their relative
+  brightness; a dark 12-bit sensor image stays dark (stretch it yourself if that is wanted).
+* 32-bit integer (``I``): values must lie in 0..65535 and are scaled as 16-bit; anything else is refused.
+* float (``F``): values in [0, 1] are multiplied by 255; other ranges are min-max scaled to 0..255.
+* palette (``P``), ``CMYK``, ``YCbCr``, ``LAB``: converted to RGB by Pillow.
+* alpha (``RGBA``, ``LA``, ``PA``): the alpha channel is dropped (not composited).
+
+A file that cannot be decoded (corrupt, truncated, not an image) raises :class:`ImageReadError`, which the
+folder runners catch, report and skip.
+"""
+import os
+from pathlib import Path
+from typing import List, Sequence, Tuple, Union
+
+import numpy as np
+
+__all__ = ["IMAGE_EXTENSIONS", "ImageReadError", "list_images", "read_image", "to_rgb_uint8"]
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".pbm")
+
+PathLike = Union[str, os.PathLike]
+
+
+class ImageReadError(OSError):
+    """An input image could not be read; ``path`` and ``reason`` say which and why."""
+
+    def __init__(self, path: PathLike, reason: str):
+        self.path, self.reason = str(path), reason
+        super().__init__(f"cannot read image {path}: {reason}")
+
+
+def list_images(path: PathLike, recursive: bool = True,
+                extensions: Sequence[str] = IMAGE_EXTENSIONS) -> Tuple[Path, List[Path]]:
+    """``(root, files)``: a single file gives its folder and itself; a folder gives every file with an image
+    extension (case-insensitive) below it, sorted. ``root`` is what output names are made relative to."""
+    p = Path(path)
+    if p.is_file():
+        return p.parent, [p]
+    if not p.is_dir():
+        raise FileNotFoundError(f"input {path} is neither an image file nor a folder")
+    exts = tuple(e.lower() for e in extensions)
+    pattern = p.rglob("*") if recursive else p.glob("*")
+    files = sorted(f for f in pattern if f.is_file() and f.suffix.lower() in exts and not f.name.startswith("."))
+    if not files:
+        raise FileNotFoundError(f"no images ({', '.join(exts)}) found under {path}"
+                                + ("" if recursive else " (not searching sub-folders)"))
+    return p, files
+
+
+def to_rgb_uint8(arr: np.ndarray) -> np.ndarray:
+    """Any 2-D (gray) or H x W x C array (C = 1, 3, 4; RGB order) → H x W x 3 uint8, by the rules in the module doc."""
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim == 3:
+        if arr.shape[2] == 4:
+            arr = arr[..., :3]  # alpha dropped
+        elif arr.shape[2] != 3:
+            raise ValueError(f"{arr.shape[2]} channels; expected 1 (gray), 3 (RGB) or 4 (RGBA)")
+    elif arr.ndim != 2:
+        raise ValueError(f"array of shape {arr.shape} is not an image")
+    if arr.dtype == np.uint8:
+        out = arr
+    elif arr.dtype == np.bool_:
+        out = arr.astype(np.uint8) * 255
+    elif arr.dtype == np.uint16 or (np.issubdtype(arr.dtype, np.integer) and arr.size
+                                    and int(arr.min()) >= 0 and int(arr.max()) <= 65535):
+        out = np.rint(arr.astype(np.float32) * (255.0 / 65535.0)).astype(np.uint8)
+    elif np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{arr.dtype} values {int(arr.min())}..{int(arr.max())} outside 0..65535; "
+                         "convert the image to 8 or 16 bits first")
+    elif np.issubdtype(arr.dtype, np.floating):
+        a = np.nan_to_num(arr.astype(np.float32))
+        lo, hi = float(a.min()), float(a.max())
+        if lo >= 0.0 and hi <= 1.0:
+            a = a * 255.0
+        else:
+            a = (a - lo) * (255.0 / max(hi - lo, 1e-12))
+        out = np.clip(np.rint(a), 0, 255).astype(np.uint8)
+    else:
+        raise ValueError(f"unsupported pixel type {arr.dtype}")
+    if out.ndim == 2:
+        out = np.repeat(out[..., None], 3, axis=2)
+    return np.ascontiguousarray(out)
+
+
+_PIL_HIGH_DEPTH = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+
+
+def _read_with_opencv(path: Path) -> np.ndarray:
+    import cv2
+
+    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        raise ValueError("OpenCV could not decode it either")
+    if arr.ndim == 3:  # OpenCV stores BGR(A)
+        arr = arr[..., [2, 1, 0] + ([3] if arr.shape[2] == 4 else [])] if arr.shape[2] in (3, 4) else arr
+    return arr
+
+
+def read_image(path: PathLike) -> np.ndarray:
+    """Decode ``path`` into H x W x 3 uint8 RGB (conversions: module doc); raises :class:`ImageReadError`."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            img.load()  # decode now: a truncated file fails here, not later
+            if img.format == "PNG" and img.mode in ("RGB", "RGBA") and img.info.get("bitdepth", 8) > 8:
+                return to_rgb_uint8(_read_with_opencv(path))  # Pillow would keep only the high byte of 16-bit RGB
+            img = ImageOps.exif_transpose(img)
+            if img.mode in _PIL_HIGH_DEPTH:
+                return to_rgb_uint8(np.asarray(img))
+            if img.mode == "1":
+                img = img.convert("L")
+            if img.mode in ("L", "RGB"):
+                return to_rgb_uint8(np.asarray(img))
+            if img.mode in ("LA", "PA", "RGBA", "RGBa"):
+                img = img.convert("RGBA")
+                return to_rgb_uint8(np.asarray(img))
+            return to_rgb_uint8(np.asarray(img.convert("RGB")))
+    except (UnidentifiedImageError, OSError, SyntaxError) as e:  # Pillow's decode errors
+        pil_error = e
+    except ValueError as e:
+        raise ImageReadError(path, str(e)) from e
+    if path.suffix.lower() in (".tif", ".tiff", ".png"):  # e.g. 16-bit colour TIFF that Pillow cannot open
+        try:
+            return to_rgb_uint8(_read_with_opencv(path))
+        except ValueError:
+            pass
+    if not path.exists():
+        raise ImageReadError(path, "file does not exist")
+    raise ImageReadError(path, f"{type(pil_error).__name__}: {pil_error}") from pil_error
