@@ -46,13 +46,16 @@ def selective_scan_ref(
     C_f = expand_groups(C.float(), channels) if C is not None else None
     h = u_f.new_zeros(batch, channels, A.shape[1])
     ys, states = [], []
+    # unbind once: indexing [..., t] inside the loop would make autograd's backward O(L²)
+    dts, us, Bs = delta_f.unbind(-1), u_f.unbind(-1), B_f.unbind(-1)
+    Cs = C_f.unbind(-1) if C_f is not None else None
     for t in range(length):
-        dt = delta_f[:, :, t, None]
-        h = torch.exp(dt * A_f) * h + dt * B_f[..., t] * u_f[:, :, t, None]
+        dt = dts[t][:, :, None]
+        h = torch.exp(dt * A_f) * h + dt * Bs[t] * us[t][:, :, None]
         if C_f is None:
             states.append(h)
         else:
-            ys.append((h * C_f[..., t]).sum(-1))
+            ys.append((h * Cs[t]).sum(-1))
     if C_f is None:
         out = torch.stack(states, dim=-1) if length else h.new_zeros(batch, channels, A.shape[1], 0)
         return (out.to(out_dtype), h) if return_last_state else out.to(out_dtype)

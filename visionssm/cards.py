@@ -124,9 +124,11 @@ def render_card(name: str, flops: Optional[Dict[str, Any]] = None, throughput: O
     flop_entry = (flops or {}).get("models", {}).get(name)
     if flop_entry and flop_entry.get("params") == facts["params"]:
         fs = flop_entry["input_size"]
-        out.append(f"- **FLOPs:** {flop_entry['flops'] / 1e9:.2f} G at {fs[1]}x{fs[2]}, batch 1 (selective scan: "
-                   f"{flop_entry['scan_flops'] / 1e9:.3f} G), VMamba's convention: one multiply-add = 1 FLOP, each scan "
-                   f"9·B·L·D·N (+B·D·L for D); measured by `tools/benchmark.py --flops-only`"
+        scan = (f"selective scan: {flop_entry['scan_flops'] / 1e9:.3f} G" if flop_entry["scan_flops"]
+                else "no selective-scan call")
+        out.append(f"- **FLOPs:** {flop_entry['flops'] / 1e9:.2f} G at {fs[1]}x{fs[2]}, batch 1 ({scan}), VMamba's "
+                   "convention: one multiply-add = 1 FLOP, each scan 9·B·L·D·N (+B·D·L for D; 7·B·L·D·N when it returns "
+                   "hidden states); measured by `tools/benchmark.py --flops-only`"
                    + (f" (published: {pub.gflops:g} G)" if pub and pub.gflops else ""))
     else:
         out.append("- **FLOPs:** not measured" + (f" (published: {pub.gflops:g} G)" if pub and pub.gflops else ""))

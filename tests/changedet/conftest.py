@@ -1,17 +1,7 @@
 """Session fixtures: generated bi-temporal datasets in the real on-disk layouts (written once per session)."""
-import cd_synthetic  # tests/changedet is on sys.path (pytest's default "prepend" import mode)
 import pytest
-import torch
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors gain nothing from intra-op threads, and on a loaded 2-core machine OpenMP spin-waiting made a
-    training step ~50x slower (0.06 s CPU with 1 thread vs 3.0 s with 2). Restored after each test."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+from . import cd_synthetic
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import pytest
 pytest.importorskip("mmdet")
 pytest.importorskip("mmseg")
 
-from mm_helpers import make_ade, make_coco, make_imagenet  # noqa: E402
+from .mm_helpers import make_ade, make_coco, make_imagenet  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import torch
 
 pytestmark = pytest.mark.mm
 
-from mm_helpers import CONFIGS, ROOT, run_tool  # noqa: E402
+from .mm_helpers import CONFIGS, ROOT, run_tool  # noqa: E402
 
 DET = str(CONFIGS / "detection" / "mask-rcnn_vim-tiny_simple-pyramid_fpn_1x_coco.py")
 

@@ -12,7 +12,7 @@ import torch
 
 pytestmark = pytest.mark.mm
 
-from mm_helpers import CONFIGS  # noqa: E402
+from .mm_helpers import CONFIGS  # noqa: E402
 
 pytest.importorskip("mmdet")
 import visionssm.mm  # noqa: E402,F401

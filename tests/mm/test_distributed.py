@@ -6,7 +6,7 @@ import pytest
 
 pytestmark = pytest.mark.mm
 
-from mm_helpers import CONFIGS, ROOT, run_tool, tiny_cls_body, write_config  # noqa: E402
+from .mm_helpers import CONFIGS, ROOT, run_tool, tiny_cls_body, write_config  # noqa: E402
 
 PROBE = '''
 """Test-only hook: after training, every rank writes a hash of its model weights."""

@@ -12,7 +12,7 @@ import torch
 
 pytestmark = pytest.mark.mm
 
-from mm_helpers import CONFIGS, ROOT, run_tool, tiny_cls_body, tiny_det_body, tiny_seg_body, write_config  # noqa: E402
+from .mm_helpers import CONFIGS, ROOT, run_tool, tiny_cls_body, tiny_det_body, tiny_seg_body, write_config  # noqa: E402
 
 DET_CFG = CONFIGS / "detection" / "mask-rcnn_vmamba-tiny-s1l8_fpn_1x_coco.py"
 SEG_CFG = CONFIGS / "segmentation" / "upernet_vmamba-tiny-s1l8_4xb4-160k_ade20k-512x512.py"

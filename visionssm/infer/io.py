@@ -104,6 +104,18 @@ def _read_with_opencv(path: Path) -> np.ndarray:
     return arr
 
 
+def _colour_bit_depth(img, path: Path) -> int:
+    """Bits per colour channel in the file (Pillow hands 16-bit colour PNG/TIFF over as 8-bit RGB)."""
+    if img.format == "PNG":
+        with open(path, "rb") as f:
+            head = f.read(25)
+        return head[24] if len(head) == 25 and head[:8] == b"\x89PNG\r\n\x1a\n" else 8  # IHDR bit depth
+    if img.format == "TIFF":
+        bits = img.tag_v2.get(258, (8,))  # BitsPerSample
+        return max(bits) if isinstance(bits, tuple) else int(bits)
+    return 8
+
+
 def read_image(path: PathLike) -> np.ndarray:
     """Decode ``path`` into H x W x 3 uint8 RGB (conversions: module doc); raises :class:`ImageReadError`."""
     from PIL import Image, ImageOps, UnidentifiedImageError
@@ -112,7 +124,7 @@ def read_image(path: PathLike) -> np.ndarray:
     try:
         with Image.open(path) as img:
             img.load()  # decode now: a truncated file fails here, not later
-            if img.format == "PNG" and img.mode in ("RGB", "RGBA") and img.info.get("bitdepth", 8) > 8:
+            if img.mode in ("RGB", "RGBA") and _colour_bit_depth(img, path) == 16:
                 return to_rgb_uint8(_read_with_opencv(path))  # Pillow would keep only the high byte of 16-bit RGB
             img = ImageOps.exif_transpose(img)
             if img.mode in _PIL_HIGH_DEPTH:

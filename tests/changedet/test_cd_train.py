@@ -1,7 +1,16 @@
 """A short training run on a fixed generated batch lowers the loss (pure PyTorch loop, each task)."""
 import torch
 
-from visionssm.changedet import SECOND, MambaBCD, MambaBDA, MambaSCD, XBDDataset, build_transform, collate
+from visionssm.changedet import (
+    SECOND,
+    BinaryChangeMeter,
+    MambaBCD,
+    MambaBDA,
+    MambaSCD,
+    XBDDataset,
+    build_transform,
+    collate,
+)
 from visionssm.changedet.datasets import BinaryChangeDataset
 
 TINY = {"backbone_kwargs": {"depths": (1, 1, 1, 1), "dims": 8}, "channels": 16, "block_kwargs": {"mlp_ratio": 1.0},
@@ -25,12 +34,18 @@ def _train(model, batch, steps, lr=2e-3):
     return losses
 
 
-def test_bcd_training_lowers_loss(levir_root):
+def test_bcd_training_lowers_loss_and_learns_the_change(levir_root):
     batch = _fixed_batch(BinaryChangeDataset, levir_root["root"], split="train")
     assert 0 < batch["gt"].float().mean() < 1
-    losses = _train(MambaBCD(**TINY), batch, steps=5)
-    assert all(b < a for a, b in zip(losses, losses[1:])), losses  # monotone on a fixed batch
-    assert losses[-1] < 0.8 * losses[0], losses
+    model = MambaBCD(**TINY)
+    losses = _train(model, batch, steps=20)
+    assert all(b < a for a, b in zip(losses[:5], losses[1:5])), losses  # monotone at first on a fixed batch
+    assert losses[-1] < 0.3 * losses[0], losses
+    model.eval()
+    with torch.no_grad():
+        meter = BinaryChangeMeter()
+        meter.update(model.predict(model(batch["img_from"], batch["img_to"]))["change"], batch["gt"])
+    assert meter.compute()["f1"] > 0.8, meter.compute()  # measured 0.96 after 20 steps
 
 
 def test_scd_training_lowers_loss(second_root):
