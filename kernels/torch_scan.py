@@ -25,48 +25,50 @@ CHUNK = 64  # tokens per chunk of the in-chunk doubling scan (log2(64) = 6 level
 BLOCK_ELEMS = 1 << 20  # (batch·channels·N·L) elements processed per channel block
 
 
-def _scan(la: torch.Tensor, x: torch.Tensor, chunk: int = CHUNK) -> torch.Tensor:
-    """Linear recurrence along the last dim: ``h_t = exp(la_t)·h_{t-1} + x_t``, ``h_{-1} = 0``.
+def _scan(a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Linear recurrence along the last dim: ``h_t = a_t·h_{t-1} + x_t`` with ``h_{-1} = 0``.
 
-    In-chunk Hillis-Steele doubling on (log-decay, value) pairs, then the chunk-end states are scanned
-    recursively (one level per factor of ``chunk`` in L) and folded back in.
+    Work-efficient pairwise (Blelloch-style) reduction: combine neighbours ``(a0, x0), (a1, x1) →
+    (a0·a1, a1·x0 + x1)``, scan the half-length sequence recursively, then fill in the even positions.
+    log2(L) levels of a few element-wise ops on shrinking tensors: O(E) work, no loop over tokens, no
+    division, and decays are products of values in [0, 1] (they can only underflow to 0).
     """
-    length = la.shape[-1]
-    if length <= 1:
+    length = x.shape[-1]
+    if length == 1:
         return x.clone()
-    t = min(chunk, 1 << (length - 1).bit_length())
-    nc = -(-length // t)
-    pad = nc * t - length
-    if pad:
-        la = F.pad(la, (0, pad))
-        x = F.pad(x, (0, pad))
-    g = la.reshape(*la.shape[:-1], nc, t)
-    h = x.reshape(*x.shape[:-1], nc, t)
-    k = 1
-    while k < t:
-        # h_t += exp(g_t)·h_{t-k}: g_t is the log-decay of the span (t-k, t] (≤ 0 when Δ·A ≤ 0).
-        h_new = h.clone()
-        h_new[..., k:].addcmul_(g[..., k:].exp(), h[..., :-k])
-        g_new = g.clone()
-        g_new[..., k:] += g[..., :-k]
-        h, g = h_new, g_new
-        k *= 2
-    # g is now the cumulative log-decay from the chunk start; pass states between chunks.
-    if nc > 1:
-        carry = _scan(g[..., -1], h[..., -1], chunk)  # state at each chunk end
-        h = h.clone()
-        h[..., 1:, :].addcmul_(g[..., 1:, :].exp(), carry[..., :-1, None])
-    h = h.reshape(*h.shape[:-2], nc * t)
-    return h[..., :length] if pad else h
+    if length % 2:
+        a = F.pad(a, (0, 1), value=1.0)
+        x = F.pad(x, (0, 1))
+    a0, a1 = a[..., 0::2], a[..., 1::2]
+    x0, x1 = x[..., 0::2], x[..., 1::2]
+    odd = _scan(a0 * a1, torch.addcmul(x1, a1, x0))  # h at positions 1, 3, 5, ...
+    h = torch.empty_like(x)
+    h[..., 1::2] = odd
+    h[..., 0] = x0[..., 0]
+    h[..., 2::2] = torch.addcmul(x0[..., 1:], a0[..., 1:], odd[..., :-1])
+    return h[..., :length] if length % 2 else h
 
 
-def _scan_reverse(la: torch.Tensor, q: torch.Tensor, last: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """Adjoint recurrence ``g_t = exp(la_{t+1})·g_{t+1} + q_t`` (``g_L`` = ``last`` or 0) via flips."""
-    la_next = F.pad(la[..., 1:], (0, 1))
-    if last is not None:
-        q = q.clone()
-        q[..., -1] += last
-    return _scan(la_next.flip(-1), q.flip(-1)).flip(-1)
+def _scan_reverse(a_next: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Reverse recurrence ``g_t = a_next_t·g_{t+1} + q_t`` with ``g_L = 0`` (the adjoint scan).
+
+    The mirror image of ``_scan``: pair (2i, 2i+1) from the right, scan the even positions recursively,
+    then fill in the odd ones. No flips (copies) needed.
+    """
+    length = q.shape[-1]
+    if length == 1:
+        return q.clone()
+    if length % 2:
+        a_next = F.pad(a_next, (0, 1), value=1.0)
+        q = F.pad(q, (0, 1))
+    a0, a1 = a_next[..., 0::2], a_next[..., 1::2]
+    q0, q1 = q[..., 0::2], q[..., 1::2]
+    even = _scan_reverse(a0 * a1, torch.addcmul(q0, a0, q1))  # g at positions 0, 2, 4, ...
+    g = torch.empty_like(q)
+    g[..., 0::2] = even
+    g[..., -1] = q1[..., -1]
+    g[..., 1:-1:2] = torch.addcmul(q1[..., :-1], a1[..., :-1], even[..., 1:])
+    return g[..., :length] if length % 2 else g
 
 
 def _blocks(channels: int, cpg_b: int, cpg_c: int, per_channel: int):
@@ -140,9 +142,9 @@ def _accumulate_group(dst: torch.Tensor, part: torch.Tensor, cpg: int, d0: int, 
 
 def _forward_block(p: _Prep, d0: int, d1: int):
     u, pre, dt, A, B, C, ng, cblk = p.block(d0, d1)
-    la = dt * A  # (b, ng, cblk, N, L) log-decays
+    a = torch.exp(dt * A)  # (b, ng, cblk, N, L) decays
     x = (dt * u) * B
-    return _scan(la, x), (u, pre, dt, A, B, C, ng, cblk, la, x)
+    return _scan(a, x), (u, pre, dt, A, B, C, ng, cblk, a, x)
 
 
 class _SelectiveScanFn(torch.autograd.Function):
@@ -192,7 +194,7 @@ class _SelectiveScanFn(torch.autograd.Function):
         if dout is None:
             dout = torch.zeros((b, ch, n, L) if C is None else (b, ch, L), dtype=f32, device=u.device)
         for d0, d1 in p.blocks():
-            h, (u_f, pre, dt, A_f, B_f, C_f, ng, cblk, la, x) = _forward_block(p, d0, d1)
+            h, (u_f, pre, dt, A_f, B_f, C_f, ng, cblk, a, x) = _forward_block(p, d0, d1)
             sz = d1 - d0
             lastg = dlast[:, d0:d1].float().reshape(b, ng, cblk, n) if dlast is not None else None
             if C is None:
@@ -211,11 +213,15 @@ class _SelectiveScanFn(torch.autograd.Function):
                 q = C_f * dy
                 if D is not None:
                     dD[d0:d1] = (dy * u_f).sum((0, 3, 4)).reshape(sz)
-            g = _scan_reverse(la, q, lastg)  # adjoint state (b, ng, cblk, N, L)
+            if lastg is not None:
+                q = q.clone()
+                q[..., -1] += lastg
+            a_next = F.pad(a[..., 1:], (0, 1), value=1.0)
+            g = _scan_reverse(a_next, q)  # adjoint state (b, ng, cblk, N, L)
             if dC is not None:
                 dCc = (h * dy).sum(2)  # (b, ng, N, L)
                 _accumulate_group(dC, dCc, p.cpg_c, d0, d1)
-            dla = g * (h - x)  # = g_t · exp(la_t) · h_{t-1}
+            dla = g * (h - x)  # d/d(Δ·A) = g_t · a_t · h_{t-1}
             gB = g * B_f
             _accumulate_group(dB, (g * (dt * u_f)).sum(2), p.cpg_b, d0, d1)
             du_blk = (gB.sum(3, keepdim=True) * dt)

@@ -188,7 +188,7 @@ def classify_folder(classifier: Classifier, inputs: Union[str, Path], out_dir: U
     - ``predictions.json``: run summary (model, preprocessing, failures, speed) + per image the top-k
       ``{label, name, score}``;
     - ``predictions.csv``: one row per image: ``path, label, name, score, top{i}_name, top{i}_score``;
-    - ``contact_sheet.png``: the first ``sheet_max`` images with their predicted names (green/red against the
+    - ``contact_sheet.png``: ``sheet_max`` images spread evenly over the run, with their predicted names (green/red against the
       parent folder name when ``gt_from_parent``, which also reports accuracy).
 
     Unreadable files are skipped and listed; existing outputs raise unless ``overwrite``.
@@ -239,7 +239,8 @@ def classify_folder(classifier: Classifier, inputs: Union[str, Path], out_dir: U
     write_csv(outs["csv"], rows, fields)
     report.written += [str(outs["json"]), str(outs["csv"])]
     if save_sheet and records:
-        shown = records[:sheet_max]
+        step = max(len(records) / sheet_max, 1.0)  # evenly spaced over the run, so every folder/class shows up
+        shown = [records[int(j * step)] for j in range(min(sheet_max, len(records)))]
         imgs = [read_image(root / r["path"]) for r in shown]
         caps = [f"{r['name']} {r['score']:.2f}" for r in shown]
         colours = [(0, 140, 0) if r.get("correct") else (200, 0, 0) for r in shown] if gt_from_parent else None

@@ -7,7 +7,7 @@ layout, where the final norm lives, which SSM parameters skip weight decay). Eve
 forward_features / forward_head, forward_intermediates, prune_intermediate_layers, group_matcher, grad
 checkpointing, classifier reset — comes from ``HierarchicalBackbone``.
 """
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from timm.layers import trunc_normal_
@@ -37,13 +37,14 @@ def stage_feature_info(dims: Sequence[int], first_reduction: int = 4) -> List[Di
     return [{"num_chs": d, "reduction": first_reduction * 2 ** i, "module": f"stages.{i}"} for i, d in enumerate(dims)]
 
 
-def init_weights(module: nn.Module) -> None:
+def init_weights(module: nn.Module, trunc_normal: Callable = trunc_normal_) -> None:
     """Official init of these families: trunc-normal(0.02) Linear weights, zero biases, unit LayerNorms.
 
-    SSM parameters keep their Mamba init (they are not Linear modules).
+    SSM parameters keep their Mamba init (they are not Linear modules). ``trunc_normal``: timm's (default) or
+    ``nn.init.trunc_normal_`` — they draw different values from the same seed, so each family keeps its own.
     """
     if isinstance(module, nn.Linear):
-        trunc_normal_(module.weight, std=0.02)
+        trunc_normal(module.weight, std=0.02)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
     elif isinstance(module, nn.LayerNorm):

@@ -14,6 +14,7 @@ Official checkpoints load through ``checkpoint_filter_fn`` or ``visionssm.conver
 import re
 import warnings
 from collections import OrderedDict
+from functools import partial
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 import torch
@@ -29,16 +30,17 @@ from visionssm.layers import SS2D
 from ._hierarchical import (
     HierarchicalBackbone,
     drop_path_rates,
-    init_weights,
     stage_dims,
     stage_feature_info,
 )
+from ._hierarchical import init_weights as hierarchical_init_weights
 
 __all__ = ["EfficientVMamba", "checkpoint_filter_fn", "init_weights"]
 
 
 # shared with the other hierarchical families (names kept for ``msvmamba`` and existing imports)
 _dims, _drop_path_rates = stage_dims, drop_path_rates
+init_weights = partial(hierarchical_init_weights, trunc_normal=nn.init.trunc_normal_)  # torch's draw (seeded init)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from visionssm.convert import register_family
 from visionssm.convert.registry import FamilyConverter
 from visionssm.layers import SS2D
 
-from ._hierarchical import drop_path_rates, init_weights, stage_dims
+from ._hierarchical import drop_path_rates, stage_dims
 from .efficient_vmamba import (
     HierarchicalSSM,
     PatchMerging,
@@ -29,6 +29,7 @@ from .efficient_vmamba import (
     convert_v1_checkpoint,
     create_v1_model,
     guess_v1_variant,
+    init_weights,
     v1_cfg,
 )
 

@@ -38,7 +38,7 @@ param_scheduler = [
     dict(type='PolyLR', eta_min=0.0, power=1.0, begin=1500, end=60000, by_epoch=False),
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=60000, val_interval=6000)
-default_hooks = dict(checkpoint=dict(by_epoch=False, interval=6000))
+default_hooks = dict(checkpoint=dict(by_epoch=False, interval=6000, save_best='mIoU', rule='greater'))
 train_dataloader = dict(batch_size=2)
 val_dataloader = dict(batch_size=1)
 test_dataloader = val_dataloader

@@ -34,5 +34,6 @@ param_scheduler = [
     dict(type='PolyLR', eta_min=0.0, power=1.0, begin=1500, end=160000, by_epoch=False),
 ]
 train_dataloader = dict(batch_size=4)  # per GPU, 4 GPUs
+default_hooks = dict(checkpoint=dict(save_best='mIoU', rule='greater'))
 val_dataloader = dict(batch_size=1)
 test_dataloader = val_dataloader

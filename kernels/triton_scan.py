@@ -1,0 +1,315 @@
+"""Triton selective scan: fused forward and recompute-only backward (anchors_kernels.md §7).
+
+One program per (batch, channel tile of BD channels). Each program walks L in tiles of BL tokens with the
+state carry ``[BD, N]`` in registers, loads each B/C tile once for its BD channels (a tile never straddles a
+B or C group), scans ``(exp(Δ·A), Δ·u·B)`` pairs with ``tl.associative_scan`` on a ``[BD, N, BL]`` tile and
+stores the tile's carry-in as a checkpoint. The backward walks the tiles in reverse, recomputes the states
+from the checkpoints, and runs the adjoint scan as a *forward* scan over reversed-offset loads (never
+``reverse=True``, see triton-lang/triton#4362). dB/dC/dA/dD/ddelta_bias are reduced deterministically through
+per-program workspaces and ``torch.sum``. All maths is float32; inputs may be fp16/bf16.
+
+``triton`` is imported lazily: the package imports without it. For CPU tests set ``TRITON_INTERPRET=1``
+before triton is imported.
+"""
+import math
+import os
+from typing import Optional
+
+import torch
+
+try:  # imported lazily by selective_scan(backend="triton"); the package itself never needs triton
+    import triton
+    import triton.language as tl
+except ImportError:  # pragma: no cover - exercised only where triton is missing
+    triton = None
+
+
+
+def _interpreting() -> bool:
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+def _pow2(x: int) -> int:
+    return 1 << max(0, int(x) - 1).bit_length()
+
+
+if triton is not None:
+    @triton.jit
+    def _combine(a1, b1, a2, b2):
+        return a1 * a2, a2 * b1 + b2
+
+    @triton.jit
+    def _delta(dl_ptr, bias, off, m2, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
+        """Load δ, add the bias, softplus (x ≤ 20 guard); 0 outside the mask so exp(0·A) = 1 passes state on."""
+        pre = tl.load(dl_ptr + off, mask=m2, other=0.0).to(tl.float32)
+        if HAS_BIAS:
+            pre = pre + bias[:, None]
+        dt = pre
+        if SOFTPLUS:
+            dt = tl.where(pre <= 20.0, tl.log(1.0 + tl.exp(pre)), pre)
+        return tl.where(m2, dt, 0.0), pre
+
+    @triton.jit
+    def _fwd_kernel(u_ptr, dl_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, out_ptr, last_ptr, ckpt_ptr,
+                    L, DIM, GB, GC, cpg_b, cpg_c, cpg_t, n_ct, n_lt,
+                    N: tl.constexpr, NP: tl.constexpr, BD: tl.constexpr, BL: tl.constexpr,
+                    HAS_C: tl.constexpr, HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr,
+                    SOFTPLUS: tl.constexpr):
+        pid_b = tl.program_id(0)
+        pid_c = tl.program_id(1)
+        tg = pid_c // n_ct
+        d_in = (pid_c % n_ct) * BD + tl.arange(0, BD)
+        dmask = d_in < cpg_t
+        d = tg * cpg_t + d_in
+        d0 = tg * cpg_t
+        n = tl.arange(0, NP)
+        nmask = n < N
+        dn_mask = dmask[:, None] & nmask[None, :]
+        A = tl.load(A_ptr + d[:, None] * N + n[None, :], mask=dn_mask, other=0.0)
+        bias = tl.load(bias_ptr + d, mask=dmask, other=0.0).to(tl.float32) if HAS_BIAS else tl.zeros([BD], tl.float32)
+        Dv = tl.load(D_ptr + d, mask=dmask, other=0.0).to(tl.float32) if HAS_D else tl.zeros([BD], tl.float32)
+        row = pid_b * DIM + d
+        b_base = B_ptr + (pid_b * GB + d0 // cpg_b) * N * L
+        c_base = C_ptr + (pid_b * GC + d0 // cpg_c) * N * L
+        r = tl.arange(0, BL)
+        carry = tl.zeros([BD, NP], tl.float32)
+        for it in range(n_lt):
+            l = it * BL + r
+            lmask = l < L
+            m2 = dmask[:, None] & lmask[None, :]
+            off = row[:, None] * L + l[None, :]
+            u = tl.load(u_ptr + off, mask=m2, other=0.0).to(tl.float32)
+            dt, pre = _delta(dl_ptr, bias, off, m2, HAS_BIAS, SOFTPLUS)
+            nl_mask = nmask[:, None] & lmask[None, :]
+            Bt = tl.load(b_base + n[:, None] * L + l[None, :], mask=nl_mask, other=0.0).to(tl.float32)
+            tl.store(ckpt_ptr + (row[:, None] * n_lt + it) * N + n[None, :], carry, mask=dn_mask)
+            a = tl.exp(dt[:, None, :] * A[:, :, None])
+            bx = (dt * u)[:, None, :] * Bt[None, :, :]
+            ca, cb = tl.associative_scan((a, bx), 2, _combine)
+            h = cb + ca * carry[:, :, None]
+            carry = tl.sum(tl.where((r == BL - 1)[None, None, :], h, 0.0), 2)
+            if HAS_C:
+                Ct = tl.load(c_base + n[:, None] * L + l[None, :], mask=nl_mask, other=0.0).to(tl.float32)
+                y = tl.sum(h * Ct[None, :, :], 1)
+                if HAS_D:
+                    y += Dv[:, None] * u
+                if HAS_Z:
+                    zz = tl.load(z_ptr + off, mask=m2, other=0.0).to(tl.float32)
+                    y = y * zz * tl.sigmoid(zz)
+                tl.store(out_ptr + off, y.to(out_ptr.dtype.element_ty), mask=m2)
+            else:
+                soff = (row[:, None, None] * N + n[None, :, None]) * L + l[None, None, :]
+                smask = dn_mask[:, :, None] & lmask[None, None, :]
+                tl.store(out_ptr + soff, h.to(out_ptr.dtype.element_ty), mask=smask)
+        tl.store(last_ptr + row[:, None] * N + n[None, :], carry, mask=dn_mask)
+
+    @triton.jit
+    def _bwd_kernel(u_ptr, dl_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, dout_ptr, dlast_ptr, ckpt_ptr,
+                    du_ptr, ddl_ptr, dz_ptr, dA_ws, dD_ws, dbias_ws, dB_ws, dC_ws,
+                    L, DIM, GB, GC, cpg_b, cpg_c, cpg_t, n_ct, n_lt, n_prog_c,
+                    N: tl.constexpr, NP: tl.constexpr, BD: tl.constexpr, BL: tl.constexpr,
+                    HAS_C: tl.constexpr, HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr,
+                    SOFTPLUS: tl.constexpr, HAS_DLAST: tl.constexpr):
+        pid_b = tl.program_id(0)
+        pid_c = tl.program_id(1)
+        tg = pid_c // n_ct
+        d_in = (pid_c % n_ct) * BD + tl.arange(0, BD)
+        dmask = d_in < cpg_t
+        d = tg * cpg_t + d_in
+        d0 = tg * cpg_t
+        n = tl.arange(0, NP)
+        nmask = n < N
+        dn_mask = dmask[:, None] & nmask[None, :]
+        A = tl.load(A_ptr + d[:, None] * N + n[None, :], mask=dn_mask, other=0.0)
+        bias = tl.load(bias_ptr + d, mask=dmask, other=0.0).to(tl.float32) if HAS_BIAS else tl.zeros([BD], tl.float32)
+        Dv = tl.load(D_ptr + d, mask=dmask, other=0.0).to(tl.float32) if HAS_D else tl.zeros([BD], tl.float32)
+        row = pid_b * DIM + d
+        b_base = B_ptr + (pid_b * GB + d0 // cpg_b) * N * L
+        c_base = C_ptr + (pid_b * GC + d0 // cpg_c) * N * L
+        ws_base = (pid_b * n_prog_c + pid_c) * N * L
+        r = tl.arange(0, BL)
+        if HAS_DLAST:
+            gcarry = tl.load(dlast_ptr + row[:, None] * N + n[None, :], mask=dn_mask, other=0.0).to(tl.float32)
+        else:
+            gcarry = tl.zeros([BD, NP], tl.float32)
+        dA_acc = tl.zeros([BD, NP], tl.float32)
+        dD_acc = tl.zeros([BD], tl.float32)
+        dbias_acc = tl.zeros([BD], tl.float32)
+        for it in range(n_lt):
+            i = n_lt - 1 - it
+            # 1) recompute the states of this tile (forward order) from its checkpoint
+            l = i * BL + r
+            lmask = l < L
+            m2 = dmask[:, None] & lmask[None, :]
+            off = row[:, None] * L + l[None, :]
+            u = tl.load(u_ptr + off, mask=m2, other=0.0).to(tl.float32)
+            dt, pre = _delta(dl_ptr, bias, off, m2, HAS_BIAS, SOFTPLUS)
+            Bt = tl.load(b_base + n[:, None] * L + l[None, :], mask=nmask[:, None] & lmask[None, :], other=0.0).to(tl.float32)
+            carry = tl.load(ckpt_ptr + (row[:, None] * n_lt + i) * N + n[None, :], mask=dn_mask, other=0.0)
+            ca, cb = tl.associative_scan((tl.exp(dt[:, None, :] * A[:, :, None]), (dt * u)[:, None, :] * Bt[None, :, :]),
+                                         2, _combine)
+            h = tl.flip(cb + ca * carry[:, :, None], 2)  # states in reversed order
+            # 2) everything else in reversed order: position lr = tile end - r
+            lr = i * BL + (BL - 1 - r)
+            lrmask = lr < L
+            m2r = dmask[:, None] & lrmask[None, :]
+            nlr = nmask[:, None] & lrmask[None, :]
+            offr = row[:, None] * L + lr[None, :]
+            u = tl.load(u_ptr + offr, mask=m2r, other=0.0).to(tl.float32)
+            dt, pre = _delta(dl_ptr, bias, offr, m2r, HAS_BIAS, SOFTPLUS)
+            m2n = dmask[:, None] & ((lr + 1) < L)[None, :]
+            dt_next, _ = _delta(dl_ptr, bias, offr + 1, m2n, HAS_BIAS, SOFTPLUS)
+            Bt = tl.load(b_base + n[:, None] * L + lr[None, :], mask=nlr, other=0.0).to(tl.float32)
+            a = tl.exp(dt[:, None, :] * A[:, :, None])
+            x = (dt * u)[:, None, :] * Bt[None, :, :]
+            if HAS_C:
+                Ct = tl.load(c_base + n[:, None] * L + lr[None, :], mask=nlr, other=0.0).to(tl.float32)
+                dy = tl.load(dout_ptr + offr, mask=m2r, other=0.0).to(tl.float32)
+                if HAS_Z:
+                    zz = tl.load(z_ptr + offr, mask=m2r, other=0.0).to(tl.float32)
+                    sig = tl.sigmoid(zz)
+                    y = tl.sum(h * Ct[None, :, :], 1)
+                    if HAS_D:
+                        y += Dv[:, None] * u
+                    tl.store(dz_ptr + offr, dy * y * sig * (1.0 + zz * (1.0 - sig)), mask=m2r)
+                    dy = dy * zz * sig
+                q = Ct[None, :, :] * dy[:, None, :]
+                if HAS_D:
+                    dD_acc += tl.sum(dy * u, 1)
+                tl.store(dC_ws + ws_base + n[:, None] * L + lr[None, :], tl.sum(h * dy[:, None, :], 0), mask=nlr)
+            else:
+                soff = (row[:, None, None] * N + n[None, :, None]) * L + lr[None, None, :]
+                q = tl.load(dout_ptr + soff, mask=dn_mask[:, :, None] & lrmask[None, None, :], other=0.0).to(tl.float32)
+            # 3) adjoint g_t = a_{t+1} g_{t+1} + q_t as a forward scan over reversed positions
+            alpha = tl.exp(dt_next[:, None, :] * A[:, :, None])
+            sa, sg = tl.associative_scan((alpha, q), 2, _combine)
+            g = sg + sa * gcarry[:, :, None]
+            gcarry = tl.sum(tl.where((r == BL - 1)[None, None, :], g, 0.0), 2)
+            # 4) local gradients
+            dla = g * (h - x)  # d loss / d(Δ·A) = g_t a_t h_{t-1}
+            gB = tl.sum(g * Bt[None, :, :], 1)
+            du = gB * dt
+            if HAS_C:
+                if HAS_D:
+                    du += dy * Dv[:, None]
+            ddt = gB * u + tl.sum(dla * A[:, :, None], 1)
+            dA_acc += tl.sum(dla * dt[:, None, :], 2)
+            if SOFTPLUS:
+                ddt = ddt * tl.sigmoid(pre)
+            ddt = tl.where(m2r, ddt, 0.0)
+            dbias_acc += tl.sum(ddt, 1)
+            tl.store(du_ptr + offr, du, mask=m2r)
+            tl.store(ddl_ptr + offr, ddt, mask=m2r)
+            tl.store(dB_ws + ws_base + n[:, None] * L + lr[None, :], tl.sum(g * (dt * u)[:, None, :], 0), mask=nlr)
+        tl.store(dA_ws + (pid_b * DIM + d[:, None]) * N + n[None, :], dA_acc, mask=dn_mask)
+        tl.store(dD_ws + pid_b * DIM + d, dD_acc, mask=dmask)
+        tl.store(dbias_ws + pid_b * DIM + d, dbias_acc, mask=dmask)
+
+
+def _kernels():
+    if triton is None:
+        raise RuntimeError("selective_scan: backend='triton' needs the `triton` package; use backend='torch'.")
+    return _fwd_kernel, _bwd_kernel
+
+
+class _Geometry:
+    """Groups, tiles and grid of one call."""
+
+    def __init__(self, u, A, B, C):
+        self.batch, self.dim, self.length = u.shape
+        self.state = A.shape[1]
+        self.gb = B.shape[1] if B.dim() == 4 else 1
+        self.gc = (C.shape[1] if C.dim() == 4 else 1) if C is not None else 1
+        self.cpg_b, self.cpg_c = self.dim // self.gb, self.dim // self.gc
+        self.cpg_t = math.gcd(self.cpg_b, self.cpg_c)  # a channel tile stays inside one B and one C group
+        self.np = _pow2(self.state)
+        interp = _interpreting()
+        # small tiles under the interpreter so tests exercise several channel and token tiles
+        self.bl = max(2, min(8 if interp else 64, _pow2(self.length)))
+        budget = 64 if interp else 4096
+        self.bd = max(1, min(_pow2(self.cpg_t), budget // (self.np * self.bl) or 1, 4 if interp else 64))
+        self.n_ct = -(-self.cpg_t // self.bd)
+        self.n_prog_c = (self.dim // self.cpg_t) * self.n_ct
+        self.n_lt = -(-self.length // self.bl)
+        self.grid = (self.batch, self.n_prog_c)
+
+
+def _bc4(t: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+    if t is None:
+        return None
+    return (t.unsqueeze(1) if t.dim() == 3 else t).contiguous()
+
+
+class _TritonScanFn(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus, out_dtype):
+        fwd, _ = _kernels()
+        geo = _Geometry(u, A, B, C)
+        b, dim, L, N = geo.batch, geo.dim, geo.length, geo.state
+        uc, dc, Ac = u.contiguous(), delta.contiguous(), A.contiguous()
+        Bc, Cc = _bc4(B), _bc4(C)
+        zc = z.contiguous() if z is not None else None
+        out = torch.empty((b, dim, N, L) if C is None else (b, dim, L), device=u.device, dtype=out_dtype)
+        last = torch.empty(b, dim, N, device=u.device, dtype=torch.float32)
+        ckpt = torch.empty(b, dim, geo.n_lt, N, device=u.device, dtype=torch.float32)
+        fwd[geo.grid](uc, dc, Ac, Bc, Cc if C is not None else Bc, D if D is not None else Ac,
+                      zc if z is not None else uc, delta_bias if delta_bias is not None else Ac,
+                      out, last, ckpt, L, dim, geo.gb, geo.gc, geo.cpg_b, geo.cpg_c, geo.cpg_t, geo.n_ct, geo.n_lt,
+                      N=N, NP=geo.np, BD=geo.bd, BL=geo.bl, HAS_C=C is not None, HAS_D=D is not None,
+                      HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=bool(delta_softplus))
+        ctx.save_for_backward(uc, dc, Ac, Bc, Cc, D, zc, delta_bias, ckpt)
+        ctx.geo, ctx.softplus = geo, bool(delta_softplus)
+        ctx.b3, ctx.c3 = B.dim() == 3, C is not None and C.dim() == 3
+        ctx.set_materialize_grads(False)
+        return out, last
+
+    @staticmethod
+    def backward(ctx, dout, dlast):
+        _, bwd = _kernels()
+        uc, dc, Ac, Bc, Cc, D, zc, delta_bias, ckpt = ctx.saved_tensors
+        geo = ctx.geo
+        b, dim, L, N = geo.batch, geo.dim, geo.length, geo.state
+        has_c = Cc is not None
+        dev, f32 = uc.device, torch.float32
+        if dout is None:
+            dout = torch.zeros((b, dim, L) if has_c else (b, dim, N, L), device=dev, dtype=f32)
+        dout = dout.contiguous()
+        du = torch.empty(b, dim, L, device=dev, dtype=f32)
+        ddl = torch.empty_like(du)
+        dz = torch.empty_like(du) if (zc is not None and has_c) else du
+        dA_ws = torch.empty(b, dim, N, device=dev, dtype=f32)
+        dD_ws = torch.empty(b, dim, device=dev, dtype=f32)
+        dbias_ws = torch.empty(b, dim, device=dev, dtype=f32)
+        dB_ws = torch.empty(b, geo.n_prog_c, N, L, device=dev, dtype=f32)
+        dC_ws = torch.empty_like(dB_ws) if has_c else dB_ws
+        bwd[geo.grid](uc, dc, Ac, Bc, Cc if has_c else Bc, D if D is not None else Ac,
+                      zc if zc is not None else uc, delta_bias if delta_bias is not None else Ac,
+                      dout, dlast.contiguous() if dlast is not None else Ac, ckpt,
+                      du, ddl, dz, dA_ws, dD_ws, dbias_ws, dB_ws, dC_ws,
+                      L, dim, geo.gb, geo.gc, geo.cpg_b, geo.cpg_c, geo.cpg_t, geo.n_ct, geo.n_lt, geo.n_prog_c,
+                      N=N, NP=geo.np, BD=geo.bd, BL=geo.bl, HAS_C=has_c, HAS_D=(D is not None and has_c),
+                      HAS_Z=(zc is not None and has_c), HAS_BIAS=delta_bias is not None, SOFTPLUS=ctx.softplus,
+                      HAS_DLAST=dlast is not None)
+
+        def group_sum(ws, groups):
+            # programs are ordered by channel tile, so each group owns a contiguous run of them
+            return ws.view(b, groups, geo.n_prog_c // groups, N, L).sum(2)
+
+        dB = group_sum(dB_ws, geo.gb)
+        dB = (dB[:, 0] if ctx.b3 else dB).to(Bc.dtype)
+        dC = None
+        if has_c:
+            dC = group_sum(dC_ws, geo.gc)
+            dC = (dC[:, 0] if ctx.c3 else dC).to(Cc.dtype)
+        dD = dD_ws.sum(0).to(D.dtype) if (D is not None and has_c) else None
+        dz_out = dz.to(zc.dtype) if (zc is not None and has_c) else None
+        dbias = dbias_ws.sum(0).to(delta_bias.dtype) if delta_bias is not None else None
+        return (du.to(uc.dtype), ddl.to(dc.dtype), dA_ws.sum(0), dB, dC, dD, dz_out, dbias, None, None)
+
+
+def selective_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+                          return_last_state=False, out_dtype=None):
+    """Triton selective scan (CUDA, or CPU tensors under ``TRITON_INTERPRET=1``); semantics of ``ref.py``."""
+    out_dtype = out_dtype or u.dtype
+    out, last = _TritonScanFn.apply(u, delta, A, B, C, D, z, delta_bias, bool(delta_softplus), out_dtype)
+    return (out, last) if return_last_state else out

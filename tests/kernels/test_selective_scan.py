@@ -1,0 +1,142 @@
+"""The torch backend (and the reference) against the reference and the official mamba fixtures."""
+import math
+
+import pytest
+import torch
+
+from visionssm.kernels import selective_scan
+
+from .scan_cases import GRAD_NAMES, assert_match, make_inputs, run
+
+FIXTURE_ARGS = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
+
+
+@pytest.mark.parametrize("state", [1, 16])
+@pytest.mark.parametrize("groups", [None, 2])
+@pytest.mark.parametrize("opts", [dict(), dict(with_D=False, with_z=False, with_bias=False)], ids=["DzBias", "plain"])
+@pytest.mark.parametrize("softplus", [True, False])
+def test_torch_matches_ref(state, groups, opts, softplus):
+    inputs = make_inputs(2, 8, 37, state, groups, **opts)
+    if not softplus:  # without softplus keep Δ > 0 (decays in (0, 1]) like a real model
+        inputs["delta"] = inputs["delta"].abs() + 0.05
+        inputs["delta_bias"] = None if inputs["delta_bias"] is None else inputs["delta_bias"].abs()
+    want = run(inputs, "ref", delta_softplus=softplus)
+    got = run(inputs, "torch", delta_softplus=softplus)
+    expected = {"out", "last_state"} | {"grad_" + k for k in GRAD_NAMES if inputs[k] is not None}
+    assert set(want) == expected
+    assert_match(got, want)
+
+
+@pytest.mark.parametrize("length", [1, 2, 3, 64, 65, 200])
+def test_torch_lengths(length):
+    inputs = make_inputs(1, 6, length, 3, 3)
+    assert_match(run(inputs, "torch"), run(inputs, "ref"))
+
+
+def test_torch_non_contiguous():
+    inputs = make_inputs(2, 8, 33, 4, 4, non_contiguous=True)
+    assert not inputs["u"].is_contiguous() and not inputs["B"].is_contiguous()
+    assert_match(run(inputs, "torch"), run(inputs, "ref"))
+
+
+def test_torch_channel_blocks(monkeypatch):
+    """Tiny channel blocks: blocks inside one group and blocks of whole groups must give the same answer."""
+    import visionssm.kernels.torch_scan as ts
+
+    inputs = make_inputs(2, 12, 21, 2, 3)
+    want = run(inputs, "ref")
+    for elems in (1, 2 * 2 * 21 * 2, 8 * 2 * 21 * 2):
+        monkeypatch.setattr(ts, "BLOCK_ELEMS", elems)
+        assert_match(run(inputs, "torch"), want)
+
+
+def test_torch_mixed_groups():
+    """B and C with different group counts (each channel tile must respect both)."""
+    inputs = make_inputs(1, 12, 17, 2, 2)
+    inputs["C"] = torch.randn(1, 3, 2, 17)
+    assert_match(run(inputs, "torch"), run(inputs, "ref"))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("out_dtype", [None, torch.float32])
+def test_torch_half_inputs(dtype, out_dtype):
+    inputs = make_inputs(2, 8, 40, 4, 2, dtype=dtype)
+    want = run(inputs, "ref", out_dtype=out_dtype)
+    got = run(inputs, "torch", out_dtype=out_dtype)
+    assert got["out"].dtype == (out_dtype or dtype) and got["last_state"].dtype == torch.float32
+    assert got["grad_u"].dtype == dtype and got["grad_B"].dtype == dtype
+    # both accumulate in float32 from the same half inputs; half-precision rounding of outputs and grads only
+    tol = 1e-2 if dtype == torch.bfloat16 else 2e-3
+    assert_match(got, want, rtol=tol if out_dtype is None else 1e-4, atol=tol if out_dtype is None else 1e-4,
+                 grad_rtol=2 * tol, grad_atol=2 * tol)
+
+
+@pytest.mark.parametrize("groups", [None, 2])
+def test_torch_states_output(groups):
+    """C=None returns the hidden states (batch, D, N, L); gradients flow through them."""
+    inputs = make_inputs(2, 4, 19, 3, groups, with_C=False)
+    want, got = run(inputs, "ref"), run(inputs, "torch")
+    assert got["out"].shape == (2, 4, 3, 19)
+    torch.testing.assert_close(got["out"][..., -1], got["last_state"])
+    assert "grad_D" not in got and "grad_z" not in got  # states are taken before D and the gate
+    assert_match(got, want)
+
+
+@pytest.mark.slow
+def test_torch_long_sequence_stable():
+    """L = 3136 with strong, weak and mixed decays: finite and equal to the float32 reference loop."""
+    L = 3136
+    inputs = make_inputs(1, 8, L, 2, 2)
+    A = torch.tensor([[-16.0, -1e-3], [-1.0, -4.0]]).repeat(4, 1)
+    inputs["A"] = A
+    inputs["delta"] = inputs["delta"] * 4  # softplus(δ) up to ~8: exp(Δ·A) down to e^-130
+    want = run(inputs, "ref")
+    got = run(inputs, "torch")
+    for v in got.values():
+        assert torch.isfinite(v).all()
+    assert_match(got, want, rtol=1e-3, atol=1e-3, grad_rtol=2e-3, grad_atol=2e-3)
+
+
+@pytest.mark.parametrize("case", ["case_a", "case_b", "case_c"])
+@pytest.mark.parametrize("backend", ["ref", "torch"])
+def test_official_fixtures(fixtures_dir, case, backend):
+    data = torch.load(fixtures_dir / "selective_scan_ref" / f"{case}.pt", weights_only=True)
+    inputs = {k: (v.clone().requires_grad_() if v is not None else None) for k, v in data["inputs"].items()}
+    out, last = selective_scan(*[inputs[k] for k in FIXTURE_ARGS], delta_softplus=data["delta_softplus"],
+                               return_last_state=True, backend=backend)
+    torch.testing.assert_close(out, data["out"], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(last, data["last_state"], rtol=1e-4, atol=1e-4)
+    if "grads_of_out_sum" in data:
+        out.sum().backward()
+        for name, want in data["grads_of_out_sum"].items():
+            if want is not None:
+                torch.testing.assert_close(inputs[name].grad, want, rtol=1e-3, atol=1e-3, msg=lambda m, n=name: f"{n}: {m}")
+
+
+def _args(**over):
+    inputs = make_inputs(2, 8, 10, 2, 2)
+    inputs.update(over)
+    return [inputs[k] for k in FIXTURE_ARGS]
+
+
+@pytest.mark.parametrize("over,match", [
+    (dict(u=torch.randn(2, 8)), r"`u` has shape \(2, 8\), expected \(batch, D, L\)"),
+    (dict(delta=torch.randn(2, 8, 11)), r"`delta` has shape"),
+    (dict(A=torch.randn(7, 2)), r"`A` has shape \(7, 2\), expected \(8, N\)"),
+    (dict(A=-torch.rand(8, 2, dtype=torch.float64)), r"`A` must be float32"),
+    (dict(B=torch.randn(2, 3, 2, 10)), r"G=3 groups but D=8 channels"),
+    (dict(C=torch.randn(2, 2, 3, 10)), r"`C` has shape"),
+    (dict(D=torch.randn(7)), r"`D` has shape"),
+    (dict(z=torch.randn(2, 8, 9)), r"`z` has shape"),
+    (dict(delta=torch.full((2, 8, 10), math.nan)), r"`delta` contains NaN or Inf"),
+])
+@pytest.mark.parametrize("backend", ["ref", "torch"])
+def test_bad_inputs(over, match, backend):
+    exc = TypeError if "float32" in match else ValueError
+    with pytest.raises(exc, match=match):
+        selective_scan(*_args(**over), backend=backend)
+
+
+def test_unknown_backend():
+    with pytest.raises(ValueError, match="unknown backend 'cuda'"):
+        selective_scan(*_args(), backend="cuda")

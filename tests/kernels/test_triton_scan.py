@@ -1,0 +1,90 @@
+"""The Triton kernels (forward and backward) against the reference, on CPU under TRITON_INTERPRET=1.
+
+Sizes stay near 10^4 scanned elements per case: the interpreter runs tl.associative_scan element by
+element. Under the interpreter the kernel uses 8-token and ≤4-channel tiles, so these small cases still
+cross several token tiles (carries, checkpoints, reversed adjoint) and channel tiles (group handling).
+"""
+import os
+
+import pytest
+import torch
+
+from visionssm.kernels import available_backends, selective_scan
+
+from .scan_cases import GRAD_NAMES, assert_match, make_inputs, run
+
+pytestmark = pytest.mark.interpret
+
+if os.environ.get("TRITON_INTERPRET") != "1" or "triton" not in available_backends(torch.device("cpu")):
+    pytest.fail("tests/conftest.py must set TRITON_INTERPRET=1 before triton is imported, and triton must be "
+                "installed", pytrace=False)
+
+
+@pytest.mark.parametrize("state,groups,length", [(1, None, 21), (1, 2, 21), (16, None, 11), (16, 2, 9)])
+@pytest.mark.parametrize("opts", [dict(), dict(with_D=False, with_z=False, with_bias=False)], ids=["DzBias", "plain"])
+def test_triton_matches_ref(state, groups, length, opts):
+    inputs = make_inputs(2, 8, length, state, groups, **opts)
+    want = run(inputs, "ref")
+    got = run(inputs, "triton")
+    assert set(want) == {"out", "last_state"} | {"grad_" + k for k in GRAD_NAMES if inputs[k] is not None}
+    assert_match(got, want)
+
+
+def test_triton_no_softplus_odd_groups():
+    """Δ without softplus; groups of 3 channels (tiles of a non-power-of-two group are masked)."""
+    inputs = make_inputs(1, 6, 13, 2, 2)
+    inputs["delta"] = inputs["delta"].abs() + 0.05
+    assert_match(run(inputs, "triton", delta_softplus=False), run(inputs, "ref", delta_softplus=False))
+
+
+@pytest.mark.parametrize("length", [1, 8, 9])
+def test_triton_lengths(length):
+    inputs = make_inputs(1, 4, length, 2, 2)
+    assert_match(run(inputs, "triton"), run(inputs, "ref"))
+
+
+def test_triton_non_contiguous_mixed_groups():
+    inputs = make_inputs(1, 12, 10, 2, 2, non_contiguous=True)
+    inputs["C"] = torch.randn(1, 3, 2, 20)[..., ::2]
+    assert_match(run(inputs, "triton"), run(inputs, "ref"))
+
+
+@pytest.mark.parametrize("dtype,out_dtype", [(torch.float16, None), (torch.bfloat16, torch.float32)])
+def test_triton_half_inputs(dtype, out_dtype):
+    inputs = make_inputs(1, 8, 12, 2, 2, dtype=dtype)
+    got, want = run(inputs, "triton", out_dtype=out_dtype), run(inputs, "ref", out_dtype=out_dtype)
+    assert got["out"].dtype == (out_dtype or dtype) and got["grad_u"].dtype == dtype
+    tol = 1e-2 if dtype == torch.bfloat16 else 2e-3
+    assert_match(got, want, rtol=tol, atol=tol, grad_rtol=2 * tol, grad_atol=2 * tol)
+
+
+@pytest.mark.parametrize("groups", [None, 2])
+def test_triton_states_output(groups):
+    """C=None: states (batch, D, N, L) forward and backward in the kernel."""
+    inputs = make_inputs(1, 4, 10, 3, groups, with_C=False)
+    got, want = run(inputs, "triton"), run(inputs, "ref")
+    assert got["out"].shape == (1, 4, 3, 10)
+    assert_match(got, want)
+
+
+def test_triton_deterministic():
+    inputs = make_inputs(1, 8, 12, 2, 2)
+    first, second = run(inputs, "triton"), run(inputs, "triton")
+    for key in first:
+        assert torch.equal(first[key], second[key]), key
+
+
+@pytest.mark.parametrize("case", ["case_a", "case_b", "case_c"])
+def test_triton_official_fixtures(fixtures_dir, case):
+    data = torch.load(fixtures_dir / "selective_scan_ref" / f"{case}.pt", weights_only=True)
+    names = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
+    inputs = {k: (v.clone().requires_grad_() if v is not None else None) for k, v in data["inputs"].items()}
+    out, last = selective_scan(*[inputs[k] for k in names], delta_softplus=data["delta_softplus"],
+                               return_last_state=True, backend="triton")
+    torch.testing.assert_close(out, data["out"], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(last, data["last_state"], rtol=1e-4, atol=1e-4)
+    if "grads_of_out_sum" in data:
+        out.sum().backward()
+        for name, want in data["grads_of_out_sum"].items():
+            if want is not None:
+                torch.testing.assert_close(inputs[name].grad, want, rtol=1e-3, atol=1e-3, msg=lambda m, n=name: f"{n}: {m}")
