@@ -20,10 +20,14 @@ if os.environ.get("TRITON_INTERPRET") != "1" or "triton" not in available_backen
                 "installed", pytrace=False)
 
 
-@pytest.mark.parametrize("state,groups,length", [(1, None, 21), (1, 2, 21), (16, None, 11), (16, 2, 9)])
-@pytest.mark.parametrize("opts", [dict(), dict(with_D=False, with_z=False, with_bias=False)], ids=["DzBias", "plain"])
-def test_triton_matches_ref(state, groups, length, opts):
-    inputs = make_inputs(2, 8, length, state, groups, **opts)
+PLAIN = dict(with_D=False, with_z=False, with_bias=False)
+
+
+@pytest.mark.parametrize("batch,state,groups,length,opts", [
+    (2, 1, None, 21, {}), (2, 1, 2, 21, PLAIN), (2, 1, 2, 21, {}), (1, 16, None, 11, {}), (1, 16, 2, 9, PLAIN),
+], ids=["N1-DzBias", "N1-grouped-plain", "N1-grouped-DzBias", "N16-DzBias", "N16-grouped-plain"])
+def test_triton_matches_ref(batch, state, groups, length, opts):
+    inputs = make_inputs(batch, 8, length, state, groups, **opts)
     want = run(inputs, "ref")
     got = run(inputs, "triton")
     assert set(want) == {"out", "last_state"} | {"grad_" + k for k in GRAD_NAMES if inputs[k] is not None}

@@ -89,8 +89,8 @@ def test_features_only_levels_and_strides(name, kwargs):
     assert len(feats) == len(info.channels())
     for f, ch, red in zip(feats, info.channels(), info.reduction()):
         assert f.dim() == 4 and f.shape[1] == ch, f"feature is not NCHW with {ch} channels: {tuple(f.shape)}"
-        assert f.shape[-1] == -(-size[1] // red) or f.shape[-1] == size[1] // red, \
-            f"width {f.shape[-1]} does not match reduction {red} of input {size}"
+        # a stride-r patch embedding with a kernel larger than r (Vim stride 8, kernel 16) loses one position
+        assert abs(f.shape[-1] - size[1] / red) <= 1, f"width {f.shape[-1]} does not match reduction {red} of input {size}"
 
 
 @pytest.mark.parametrize("name,kwargs", list(_small_variants()))
@@ -115,4 +115,5 @@ def test_full_size_parameter_count(name, millions):
     with torch.device("meta"):
         model = timm.create_model(name, pretrained=False)
     count = sum(p.numel() for p in model.parameters()) / 1e6
-    assert abs(count - millions) / millions < 0.02, f"{name}: {count:.2f}M parameters, published {millions}M"
+    # published counts are rounded (often to whole millions): allow 2% or half a million, whichever is larger
+    assert abs(count - millions) <= max(0.02 * millions, 0.5), f"{name}: {count:.2f}M parameters, published {millions}M"

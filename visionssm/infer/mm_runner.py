@@ -70,5 +70,13 @@ class MMPredictor:
 
         data = [self.pipeline(dict(img=np.ascontiguousarray(img[..., ::-1]), img_id=i))  # mm pipelines are BGR
                 for i, img in enumerate(images)]
+        # mmseg's test-time preprocessor refuses mixed sizes in a batch: batch images of equal resized shape
+        groups: dict = {}
+        for i, d in enumerate(data):
+            groups.setdefault(tuple(d["inputs"].shape), []).append(i)
+        results: List[Any] = [None] * len(data)
         with autocast(self.device, self.amp):
-            return self.model.test_step(pseudo_collate(data))
+            for idx in groups.values():
+                for i, r in zip(idx, self.model.test_step(pseudo_collate([data[i] for i in idx]))):
+                    results[i] = r
+        return results

@@ -1,0 +1,145 @@
+"""Selective-scan benchmark at vision sizes: median time per backend, speed ratios and (on CUDA) roofline.
+
+Run ``python -m visionssm.kernels.bench`` (or ``python kernels/bench.py``); ``--help`` lists the options.
+A script, not a test: numbers depend on the machine and its load, so it prints them with the settings used.
+"""
+import argparse
+import statistics
+import time
+from typing import Callable, Dict, List, Optional
+
+import torch
+
+from visionssm.kernels.selective_scan import available_backends, selective_scan
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def _sync(device: torch.device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_median(fn: Callable[[], None], device: torch.device, repeats: int, warmup: int) -> float:
+    """Median wall time (seconds) of ``fn`` over ``repeats`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def make_case(batch: int, dim: int, length: int, state: int, groups: int, dtype: torch.dtype,
+              device: torch.device) -> Dict[str, torch.Tensor]:
+    """VMamba-like inputs: K=groups directions sharing B/C per direction, softplus Δ, D and Δ bias."""
+    g = torch.Generator().manual_seed(0)
+
+    def rnd(*shape, scale=1.0):
+        return (torch.randn(*shape, generator=g) * scale).to(device)
+
+    return dict(u=rnd(batch, dim, length).to(dtype), delta=rnd(batch, dim, length, scale=0.5).to(dtype),
+                A=-torch.exp(rnd(dim, state, scale=0.5)), B=rnd(batch, groups, state, length).to(dtype),
+                C=rnd(batch, groups, state, length).to(dtype), D=rnd(dim), delta_bias=rnd(dim, scale=0.5))
+
+
+def run_once(case: Dict[str, torch.Tensor], backend: str, backward: bool, out_dtype: Optional[torch.dtype]):
+    leaves = {k: v.detach().requires_grad_(backward) for k, v in case.items()}
+    with torch.set_grad_enabled(backward):
+        out = selective_scan(leaves["u"], leaves["delta"], leaves["A"], leaves["B"], leaves["C"], leaves["D"],
+                             None, leaves["delta_bias"], True, out_dtype=out_dtype, backend=backend,
+                             check_finite=False)
+        if backward:
+            out.backward(torch.ones_like(out))
+
+
+def essential_bytes(batch, dim, length, state, groups, in_bytes, out_bytes, backward) -> int:
+    """Bytes that must cross HBM: fwd reads u, Δ, B, C and writes y; bwd reads u, Δ, B, C, dy and writes
+    du, dΔ (input dtype) and dB, dC (float32). A, D, Δ bias and the chunk checkpoints are ignored."""
+    elems = batch * dim * length
+    bc = batch * groups * state * length
+    if not backward:
+        return elems * (2 * in_bytes + out_bytes) + 2 * bc * in_bytes
+    fwd = elems * (2 * in_bytes + out_bytes) + 2 * bc * in_bytes
+    bwd = elems * (2 * in_bytes + out_bytes + 2 * in_bytes) + 2 * bc * (in_bytes + 4)
+    return fwd + bwd
+
+
+def main(argv: Optional[List[str]] = None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--batch", type=int, nargs="+", default=[2], help="batch sizes (vision: 2-8)")
+    p.add_argument("--dims", type=int, nargs="+", default=[384, 768], help="scan channels D = K·d_inner (4×96, 4×192)")
+    p.add_argument("--lengths", type=int, nargs="+", default=[3136, 784], help="tokens L (56×56, 28×28)")
+    p.add_argument("--states", type=int, nargs="+", default=[1, 16], help="state sizes N")
+    p.add_argument("--groups", type=int, default=4, help="B/C groups (VMamba: K = 4 directions)")
+    p.add_argument("--backends", nargs="+", default=None, help="default: every backend available on the device")
+    p.add_argument("--modes", nargs="+", default=["fwd", "fwd+bwd"], choices=["fwd", "fwd+bwd"])
+    p.add_argument("--dtype", default="float32", choices=sorted(DTYPES), help="dtype of u, Δ, B, C")
+    p.add_argument("--out-dtype", default=None, choices=sorted(DTYPES), help="output dtype (default: input dtype)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
+    p.add_argument("--ref-max-len", type=int, default=392,
+                   help="time `ref` (a Python loop over tokens, linear in L) at this length and scale by L / len; "
+                        "0 times it at full length")
+    p.add_argument("--ref-repeats", type=int, default=1)
+    p.add_argument("--peak-bw", type=float, default=3.35e12, help="peak memory bandwidth in B/s (H100 SXM: 3.35e12)")
+    args = p.parse_args(argv)
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    dtype = DTYPES[args.dtype]
+    out_dtype = DTYPES[args.out_dtype] if args.out_dtype else None
+    backends = args.backends or list(available_backends(device))
+    in_bytes = torch.finfo(dtype).bits // 8
+    out_bytes = torch.finfo(out_dtype or dtype).bits // 8
+    print(f"device={device} threads={torch.get_num_threads()} dtype={args.dtype} out_dtype={args.out_dtype or args.dtype} "
+          f"groups={args.groups} softplus+D+bias, no z; median of {args.repeats} (warmup {args.warmup}); "
+          f"ref: {'full length' if args.ref_max_len == 0 else f'timed at L<={args.ref_max_len}, scaled linearly in L'}")
+    if device.type == "cuda":
+        print(f"roofline: essential HBM bytes / peak {args.peak_bw:.3g} B/s (fwd: u, Δ, B, C in, y out; bwd adds dy in, "
+              "du, dΔ out and float32 dB, dC; A, D, bias, checkpoints ignored)")
+    header = f"{'batch':>5} {'D':>5} {'L':>5} {'N':>3} {'mode':>8} " + " ".join(f"{b + ' ms':>12}" for b in backends)
+    header += "  ratios"
+    print(header)
+    for batch in args.batch:
+        for dim in args.dims:
+            for length in args.lengths:
+                for state in args.states:
+                    for mode in args.modes:
+                        backward = mode == "fwd+bwd"
+                        times = {}
+                        for backend in backends:
+                            scale, L_run, rep = 1.0, length, args.repeats
+                            if backend == "ref" and args.ref_max_len and length > args.ref_max_len:
+                                L_run, rep = args.ref_max_len, args.ref_repeats
+                                scale = length / L_run
+                            elif backend == "ref":
+                                rep = args.ref_repeats
+                            case = make_case(batch, dim, L_run, state, args.groups, dtype, device)
+                            t = time_median(lambda c=case, b=backend, bw=backward: run_once(c, b, bw, out_dtype), device,
+                                            rep, args.warmup if backend != "ref" else 0)
+                            times[backend] = (t * scale, scale != 1.0)
+                        cells = " ".join(f"{t * 1e3:>11.2f}{'*' if ext else ' '}" for t, ext in times.values())
+                        ratios = []
+                        if "ref" in times and "torch" in times:
+                            ratios.append(f"ref/torch={times['ref'][0] / times['torch'][0]:.1f}x")
+                        if "triton" in times and "torch" in times:
+                            ratios.append(f"torch/triton={times['torch'][0] / times['triton'][0]:.1f}x")
+                        if "triton" in times and device.type == "cuda":
+                            nbytes = essential_bytes(batch, dim, length, state, args.groups, in_bytes, out_bytes, backward)
+                            ratios.append(f"triton={nbytes / args.peak_bw / times['triton'][0]:.0%} of roofline "
+                                          f"({nbytes / 1e6:.1f} MB)")
+                        print(f"{batch:>5} {dim:>5} {length:>5} {state:>3} {mode:>8} {cells}  {' '.join(ratios)}",
+                              flush=True)
+    print("* = extrapolated from a shorter sequence (see --ref-max-len)")
+
+
+if __name__ == "__main__":
+    main()
