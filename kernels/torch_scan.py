@@ -71,10 +71,10 @@ def _scan_reverse(a_next: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return g[..., :length] if length % 2 else g
 
 
-def _blocks(channels: int, cpg_b: int, cpg_c: int, per_channel: int):
+def _blocks(channels: int, cpg_b: int, cpg_c: int, per_channel: int, budget: int):
     """Channel blocks holding whole B and C groups, or lying inside one group of each (so group sums stay
     deterministic reshape-sums and no block straddles a group boundary)."""
-    want = max(1, BLOCK_ELEMS // max(per_channel, 1))
+    want = max(1, budget // max(per_channel, 1))
     whole = cpg_b * cpg_c // math.gcd(cpg_b, cpg_c)
     if want >= whole:
         size = max(whole, (min(want, channels) // whole) * whole)
@@ -97,7 +97,9 @@ class _Prep:
         self.softplus = delta_softplus
 
     def blocks(self):
-        return _blocks(self.channels, self.cpg_b, self.cpg_c, self.batch * self.state * self.length)
+        # N = 1 blocks are small and Python-overhead bound: larger ones measured faster (BENCHMARKS.md)
+        budget = BLOCK_ELEMS if self.state > 1 else 4 * BLOCK_ELEMS
+        return _blocks(self.channels, self.cpg_b, self.cpg_c, self.batch * self.state * self.length, budget)
 
     def _bc(self, t, cpg_t, d0, d1, ng):
         """(b, ng|1, 1, N, L) view of B or C for channels [d0, d1) split in ng groups of equal size."""

@@ -247,6 +247,8 @@ class _TritonScanFn(torch.autograd.Function):
         uc, dc, Ac = u.contiguous(), delta.contiguous(), A.contiguous()
         Bc, Cc = _bc4(B), _bc4(C)
         zc = z.contiguous() if z is not None else None
+        D = D.contiguous() if D is not None else None
+        delta_bias = delta_bias.contiguous() if delta_bias is not None else None
         out = torch.empty((b, dim, N, L) if C is None else (b, dim, L), device=u.device, dtype=out_dtype)
         last = torch.empty(b, dim, N, device=u.device, dtype=torch.float32)
         ckpt = torch.empty(b, dim, geo.n_lt, N, device=u.device, dtype=torch.float32)

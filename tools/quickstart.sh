@@ -25,9 +25,10 @@ $PY tools/train.py "${CONFIG}" --work-dir "${WORK_DIR}" \
     "test_dataloader.dataset.data_root=${DATA_DIR}" "$@"
 train_s=$((SECONDS - start))
 ckpt=$(cat "${WORK_DIR}/last_checkpoint")
+run_cfg="${WORK_DIR}/$(basename "${CONFIG}")"  # the config as trained (with any --cfg-options), dumped by mmengine
 
 echo "== 3/3 classify the held-out images in ${DATA_DIR}/val"
-$PY tools/infer.py "${DATA_DIR}/val" --config "${CONFIG}" --checkpoint "${ckpt}" --out-dir "${OUT_DIR}" \
+$PY tools/infer.py "${DATA_DIR}/val" --config "${run_cfg}" --checkpoint "${ckpt}" --out-dir "${OUT_DIR}" \
     --gt-from-parent --overwrite --no-progress
 
 $PY - "${OUT_DIR}/predictions.json" "${train_s}" <<'PYEOF'

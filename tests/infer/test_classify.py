@@ -51,7 +51,8 @@ def test_folder_with_corrupt_file(image_dir, tmp_path):
         scores = [t["score"] for t in p["topk"]]
         assert len(scores) == 2 and scores[0] >= scores[1] and sum(scores) <= 1 + 1e-5
         assert p["name"] == ["cat", "dog", "eel"][p["label"]] == p["topk"][0]["name"]
-    rows = list(csv.DictReader(open(out / "predictions.csv")))
+    with open(out / "predictions.csv") as f:
+        rows = list(csv.DictReader(f))
     assert [r["path"] for r in rows] == paths and rows[0]["top2_name"] in ("cat", "dog", "eel")
     sheet = Image.open(out / "contact_sheet.png")
     assert sheet.size[0] >= 96 * 2

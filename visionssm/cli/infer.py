@@ -13,7 +13,6 @@ The task is read from the config's model (or ``--model`` → classification, two
 ``--task`` forces it. Unreadable files are listed and skipped; existing outputs need ``--overwrite``.
 """
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -195,8 +194,11 @@ def main(argv: Optional[List[str]] = None, prog: str = "visionssm infer"):
         raise SystemExit(2) from None
     if hasattr(report, "summary"):
         print(report.summary())
-    elif report is not None:
-        print(json.dumps({k: v for k, v in vars(report).items()}, default=str)[:2000])
+    elif report is not None:  # visionssm.medical's report: written files + (input, reason) skips
+        skipped = getattr(report, "skipped", [])
+        print(f"{len(getattr(report, 'written', []))} file(s) written, {len(skipped)} input(s) skipped")
+        for path, reason in skipped:
+            print(f"  {path}: {reason}")
     return report
 
 

@@ -4,7 +4,7 @@ in-memory arrays (annotation loading removed), and run batches through ``model.t
 Everything OpenMMLab is imported lazily, after ``visionssm.mm`` (which supplies ``mmcv._ext`` on mmcv-lite)."""
 import copy
 from pathlib import Path
-from typing import Any, Callable, List, Sequence, Union
+from typing import Any, Callable, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -40,7 +40,7 @@ class MMPredictor:
 
     @classmethod
     def build(cls, config: Union[str, Path], checkpoint: str, device: torch.device, amp: bool = False,
-              init: Callable = None):
+              init: Optional[Callable] = None):
         _need_mm()
         if not Path(checkpoint).is_file():
             raise FileNotFoundError(f"checkpoint {checkpoint} not found")

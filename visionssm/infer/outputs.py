@@ -3,7 +3,7 @@ import csv
 import json
 import os
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -152,6 +152,3 @@ def contact_sheet(images: Sequence[np.ndarray], captions: Sequence[str], cell: i
         draw.text((c * cell + 3, r * (cell + text_h) + cell + 1), cap, fill=colour)
     return sheet
 
-
-def relative_rows(rows: List[Dict[str, Any]], root: Path) -> List[Dict[str, Any]]:
-    return [dict(r, path=str(Path(r["path"]).relative_to(root))) for r in rows]
