@@ -14,7 +14,11 @@ from typing import Any, Dict, List, Optional, Sequence
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CARDS_DIR = REPO_ROOT / "model_cards"
 FLOPS_FILE = REPO_ROOT / "benchmarks" / "flops_cpu.json"
-THROUGHPUT_FILE = REPO_ROOT / "benchmarks" / "results_cpu.json"
+THROUGHPUT_GLOB = "results_cpu*.json"  # benchmarks/results_cpu.json, results_cpu_<suffix>.json: first file naming a model wins
+
+
+def throughput_files(folder: Path = REPO_ROOT / "benchmarks") -> List[Path]:
+    return sorted(Path(folder).glob(THROUGHPUT_GLOB))
 
 # Hugging Face licence ids; anything else is written as "other" with license_name (the hub's convention)
 _HF_LICENSES = {"mit", "apache-2.0", "bsd-3-clause", "cc-by-4.0", "cc-by-nc-4.0"}
@@ -52,14 +56,13 @@ def _model_facts(name: str) -> Dict[str, Any]:
             "pretrained_cfg": dict(model.pretrained_cfg)}
 
 
-def measured_throughput(name: str, results: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
-    """The plain (no kwargs) entry of ``name`` in a ``tools/benchmark.py`` results file, with its run settings."""
-    if not results:
-        return None
-    for entry in results.get("models", []):
-        if entry.get("label") == name and "infer" in entry:
-            return {"entry": entry, "settings": results.get("settings", {}), "environment": results.get("environment", {}),
-                    "command": results.get("command")}
+def measured_throughput(name: str, results: Optional[Sequence[Dict[str, Any]]]) -> Optional[Dict[str, Any]]:
+    """The plain (no kwargs) entry of ``name`` in ``tools/benchmark.py`` results (first file naming it), with its run."""
+    for res in results or ():
+        for entry in res.get("models", []):
+            if entry.get("label") == name and "infer" in entry:
+                return {"entry": entry, "settings": res.get("settings", {}), "environment": res.get("environment", {}),
+                        "command": res.get("command")}
     return None
 
 
@@ -97,9 +100,9 @@ def _fmt_params(n: int) -> str:
     return f"{n / 1e6:.2f}M ({n:,})"
 
 
-def render_card(name: str, flops: Optional[Dict[str, Any]] = None, throughput: Optional[Dict[str, Any]] = None,
+def render_card(name: str, flops: Optional[Dict[str, Any]] = None, throughput: Optional[Sequence[Dict[str, Any]]] = None,
                 facts: Optional[Dict[str, Any]] = None) -> str:
-    """The markdown card of registered model ``name``. ``flops``/``throughput``: loaded benchmark files or None."""
+    """The markdown card of registered model ``name``. ``flops``/``throughput``: loaded benchmark results or None."""
     import timm
 
     from visionssm.models.published import FAMILY_FACTS, PUBLISHED, SOURCES, family_fixture
@@ -218,11 +221,13 @@ def render_card(name: str, flops: Optional[Dict[str, Any]] = None, throughput: O
 
 
 def render_all(names: Optional[Sequence[str]] = None, flops_file: Optional[Path] = FLOPS_FILE,
-               throughput_file: Optional[Path] = THROUGHPUT_FILE) -> Dict[str, str]:
-    """{file name: card text} for every registered variant (or ``names``)."""
+               throughput_files_: Optional[Sequence[Path]] = None) -> Dict[str, str]:
+    """{file name: card text} for every registered variant (or ``names``); default benchmark files under benchmarks/."""
     from visionssm.models import registered_model_names
 
-    flops, throughput = _load_json(flops_file), _load_json(throughput_file)
+    files = throughput_files() if throughput_files_ is None else throughput_files_
+    flops = _load_json(flops_file)
+    throughput = [r for r in (_load_json(f) for f in files) if r]
     return {f"{n}.md": render_card(n, flops, throughput) for n in (names or registered_model_names())}
 
 
@@ -264,10 +269,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="make_model_cards", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=CARDS_DIR, help="cards folder (default: %(default)s)")
     p.add_argument("--flops", type=Path, default=FLOPS_FILE, help="tools/benchmark.py --flops-only results")
-    p.add_argument("--throughput", type=Path, default=THROUGHPUT_FILE, help="tools/benchmark.py results")
+    p.add_argument("--throughput", type=Path, nargs="*", default=None,
+                   help=f"tools/benchmark.py results (default: benchmarks/{THROUGHPUT_GLOB})")
     p.add_argument("--check", action="store_true", help="only report missing / stale / orphaned cards (exit 1 if any)")
     args = p.parse_args(argv)
-    rendered = render_all(flops_file=args.flops, throughput_file=args.throughput)
+    rendered = render_all(flops_file=args.flops, throughput_files_=args.throughput)
     if args.check:
         problems = check_cards(args.out, rendered)
         for line in problems:
