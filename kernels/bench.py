@@ -2,8 +2,11 @@
 
 Run ``python -m visionssm.kernels.bench`` (or ``python kernels/bench.py``); ``--help`` lists the options.
 A script, not a test: numbers depend on the machine and its load, so it prints them with the settings used.
+On a shared CPU prefer ``--threads 1`` (CPU time, the default timer on CPU, is then robust to other
+processes); ``--baseline old_torch_scan.py`` times another version of the torch path in the same process.
 """
 import argparse
+import importlib.util
 import statistics
 import time
 from typing import Callable, Dict, List, Optional
@@ -20,18 +23,29 @@ def _sync(device: torch.device):
         torch.cuda.synchronize(device)
 
 
-def time_median(fn: Callable[[], None], device: torch.device, repeats: int, warmup: int) -> float:
-    """Median wall time (seconds) of ``fn`` over ``repeats`` runs after ``warmup`` runs."""
+def time_median(fn: Callable[[], None], device: torch.device, repeats: int, warmup: int,
+                timer: Callable[[], float] = time.perf_counter) -> float:
+    """Median time (seconds, by ``timer``) of ``fn`` over ``repeats`` runs after ``warmup`` runs."""
     for _ in range(warmup):
         fn()
     _sync(device)
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = timer()
         fn()
         _sync(device)
-        times.append(time.perf_counter() - t0)
+        times.append(timer() - t0)
     return statistics.median(times)
+
+
+def load_baseline(path: str) -> Callable:
+    """``selective_scan_torch`` of another torch_scan.py (e.g. ``git show REV:kernels/torch_scan.py``)."""
+    spec = importlib.util.spec_from_file_location("visionssm_bench_baseline", path)
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(f"--baseline: cannot load {path!r}; pass a copy of kernels/torch_scan.py.")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.selective_scan_torch
 
 
 def make_case(batch: int, dim: int, length: int, state: int, groups: int, dtype: torch.dtype,
@@ -47,12 +61,16 @@ def make_case(batch: int, dim: int, length: int, state: int, groups: int, dtype:
                 C=rnd(batch, groups, state, length).to(dtype), D=rnd(dim), delta_bias=rnd(dim, scale=0.5))
 
 
-def run_once(case: Dict[str, torch.Tensor], backend: str, backward: bool, out_dtype: Optional[torch.dtype]):
+def run_once(case: Dict[str, torch.Tensor], backend: str, backward: bool, out_dtype: Optional[torch.dtype],
+             baseline: Optional[Callable] = None):
     leaves = {k: v.detach().requires_grad_(backward) for k, v in case.items()}
+    args = (leaves["u"], leaves["delta"], leaves["A"], leaves["B"], leaves["C"], leaves["D"], None,
+            leaves["delta_bias"], True)
     with torch.set_grad_enabled(backward):
-        out = selective_scan(leaves["u"], leaves["delta"], leaves["A"], leaves["B"], leaves["C"], leaves["D"],
-                             None, leaves["delta_bias"], True, out_dtype=out_dtype, backend=backend,
-                             check_finite=False)
+        if backend == "baseline":
+            out = baseline(*args, out_dtype=out_dtype)
+        else:
+            out = selective_scan(*args, out_dtype=out_dtype, backend=backend, check_finite=False)
         if backward:
             out.backward(torch.ones_like(out))
 
@@ -84,6 +102,11 @@ def main(argv: Optional[List[str]] = None):
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
+    p.add_argument("--timer", default="auto", choices=["auto", "cpu", "wall"],
+                   help="cpu: time.process_time (robust on a loaded machine with --threads 1); auto: cpu on CPU, "
+                        "wall on CUDA")
+    p.add_argument("--baseline", default=None,
+                   help="another torch_scan.py to time as backend 'baseline' in the same process")
     p.add_argument("--ref-max-len", type=int, default=392,
                    help="time `ref` (a Python loop over tokens, linear in L) at this length and scale by L / len; "
                         "0 times it at full length")
@@ -97,10 +120,16 @@ def main(argv: Optional[List[str]] = None):
     dtype = DTYPES[args.dtype]
     out_dtype = DTYPES[args.out_dtype] if args.out_dtype else None
     backends = args.backends or list(available_backends(device))
+    baseline = load_baseline(args.baseline) if args.baseline else None
+    if baseline is not None and "baseline" not in backends:
+        backends.append("baseline")
+    use_cpu_timer = args.timer == "cpu" or (args.timer == "auto" and device.type == "cpu")
+    timer = time.process_time if use_cpu_timer else time.perf_counter
     in_bytes = torch.finfo(dtype).bits // 8
     out_bytes = torch.finfo(out_dtype or dtype).bits // 8
     print(f"device={device} threads={torch.get_num_threads()} dtype={args.dtype} out_dtype={args.out_dtype or args.dtype} "
-          f"groups={args.groups} softplus+D+bias, no z; median of {args.repeats} (warmup {args.warmup}); "
+          f"groups={args.groups} softplus+D+bias, no z; median {'CPU' if use_cpu_timer else 'wall'} time of "
+          f"{args.repeats} (warmup {args.warmup}); "
           f"ref: {'full length' if args.ref_max_len == 0 else f'timed at L<={args.ref_max_len}, scaled linearly in L'}")
     if device.type == "cuda":
         print(f"roofline: essential HBM bytes / peak {args.peak_bw:.3g} B/s (fwd: u, Δ, B, C in, y out; bwd adds dy in, "
@@ -123,13 +152,15 @@ def main(argv: Optional[List[str]] = None):
                             elif backend == "ref":
                                 rep = args.ref_repeats
                             case = make_case(batch, dim, L_run, state, args.groups, dtype, device)
-                            t = time_median(lambda c=case, b=backend, bw=backward: run_once(c, b, bw, out_dtype), device,
-                                            rep, args.warmup if backend != "ref" else 0)
+                            t = time_median(lambda c=case, b=backend, bw=backward: run_once(c, b, bw, out_dtype, baseline),
+                                            device, rep, args.warmup if backend != "ref" else 0, timer)
                             times[backend] = (t * scale, scale != 1.0)
                         cells = " ".join(f"{t * 1e3:>11.2f}{'*' if ext else ' '}" for t, ext in times.values())
                         ratios = []
                         if "ref" in times and "torch" in times:
                             ratios.append(f"ref/torch={times['ref'][0] / times['torch'][0]:.1f}x")
+                        if "baseline" in times and "torch" in times:
+                            ratios.append(f"baseline/torch={times['baseline'][0] / times['torch'][0]:.2f}x")
                         if "triton" in times and "torch" in times:
                             ratios.append(f"torch/triton={times['torch'][0] / times['triton'][0]:.1f}x")
                         if "triton" in times and device.type == "cuda":

@@ -1,28 +1,35 @@
-"""Fast PyTorch selective scan: log-depth pairwise scan with a recompute-only custom backward.
+"""Fast PyTorch selective scan: chunked cumulative-sum scan with a recompute-only custom backward.
 
 Why this formulation (CPU numbers in kernels/BENCHMARKS.md):
 
 * The decay ``exp(Δ_t·A[d, n])`` depends on (d, n, t), so every exact method touches the
-  (batch, D, N, L) state at least once (E·N elements). A segsum (T×T) chunk costs O(E·N·T) exps and
-  T-times the memory; an in-chunk doubling scan O(E·N·log T). The pairwise (Blelloch-style) reduction
-  used here is work-efficient: one ``exp`` per element and ~5 element-wise passes over E·N in total,
-  with log2(L) levels of Python calls and no loop over tokens or chunks. On the 2-core box it was
-  ~2.8x faster (fwd+bwd, L=3136, N=1) than our first version, an in-chunk doubling scan with 64-token
-  chunks; segsum was not built (its O(T) extra work per element ruled it out).
-* Stability: decays are combined only by products ``a_i·a_j`` of values in [0, 1] (for Δ·A ≤ 0), which
-  can underflow to 0 but never overflow, and nothing is divided (no ``exp(cs_i)/exp(cs_j)``), so any L
-  (3136, 65k) and any decay strength is safe; the single ``exp(Δ·A)`` per element has exponent ≤ 0.
+  (batch, D, N, L) state at least once. Inside chunks of T ≈ 16 tokens the recurrence is solved in
+  closed form with two vectorised ``torch.cumsum`` passes on log-decays: ``c = cumsum(Δ·A)``,
+  ``h_t = e^{c_t}·Σ_{s≤t} e^{-c_s}·x_s``; chunk-end states are then carried across the L/T chunks by a
+  short pairwise scan and added back with one ``addcmul``. About 6 contiguous passes per scan and no
+  separate ``exp(Δ·A)`` pass: ~2x faster end to end than the pairwise (Blelloch-style) reduction over
+  all L tokens used before, whose stride-2 slices do not vectorise. A T×T (segsum) matrix per chunk
+  was measured 20-60x slower on CPU (tiny batched matmuls, T exps per element).
+* Stability: in-chunk factors are ``e^{±c}`` with |c| ≤ 50 (checked on every call; a chunk whose log-decay
+  sums exceed that falls back to the pairwise reduction, which only multiplies decays in [0, 1] and never
+  divides). The rounding error of the cumulative sum, rescaled by ``e^{c_t}``, is the same as the
+  sequential loop's, so L = 3136 and beyond stays at float32 accuracy; the chunk carry multiplies decays.
 * Backward recomputes the states per channel block (nothing of size N·L is kept between passes) and
-  runs the adjoint ``g_t = a_{t+1}·g_{t+1} + C_t·dy_t`` with the mirrored reduction (no flips).
-  Channel blocks bound memory at N = 16 and never straddle a B/C group, so group gradient sums are
-  deterministic reshape-sums.
+  runs the adjoint ``g_t = a_{t+1}·g_{t+1} + C_t·dy_t`` with the mirrored chunk formula (a reversed
+  cumulative sum), reusing the forward's ``e^{c}``. Channel blocks bound memory at N = 16 and never
+  straddle a B/C group, so group gradient sums are deterministic reshape-sums.
 """
 import math
 
 import torch
 import torch.nn.functional as F
 
-BLOCK_ELEMS = 1 << 20  # (batch·channels·N·L) elements processed per channel block
+# (batch·channels·N·L) elements per channel block: small enough that a block's ~10 temporaries stay in cache
+# (1 MB each); 4x larger or smaller blocks measured 1.3-3x slower (BENCHMARKS.md)
+BLOCK_ELEMS = 1 << 18
+MIN_BLOCK_CHANNELS = 4  # long N = 16 rows: fewer, larger blocks beat the Python overhead of 1-2 channel blocks
+PRIMITIVE = "chunk"
+MAX_CHUNK_LOG = 50.0  # largest |Σ Δ·A| inside one chunk for the closed form (e^50 ≈ 5e21, far from overflow)
 
 
 def _scan(a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -71,6 +78,92 @@ def _scan_reverse(a_next: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return g[..., :length] if length % 2 else g
 
 
+def _chunk_len(length: int) -> int:
+    """Tokens per chunk: a divisor of L near 16 (no padding) when one lies in [8, 64], else 16; L ≤ 64: one chunk."""
+    if length <= 64:
+        return length
+    divisors = [t for t in range(8, 65) if length % t == 0]
+    return min(divisors, key=lambda t: abs(t - 16)) if divisors else 16
+
+
+def _chunk_scan(la: torch.Tensor, x: torch.Tensor, nonpos: bool):
+    """``h_t = exp(la_t)·h_{t-1} + x_t`` along the last dim, in closed form inside chunks.
+
+    Returns ``(h, aux)``; ``aux`` (the in-chunk ``e = exp(cumsum(la))`` and friends) feeds
+    ``_chunk_scan_reverse``. Chunks whose |cumsum| exceeds ``MAX_CHUNK_LOG`` (strong decays, where
+    ``e^{-c}`` could overflow) are redone with the pairwise reduction; ``nonpos`` (all la ≤ 0, so c is
+    monotone) lets that check read only the chunk ends.
+    """
+    length = x.shape[-1]
+    chunk = _chunk_len(length)
+    pad = (-length) % chunk
+    if pad:  # zero log-decay and zero input after the end leave h unchanged
+        la, x = F.pad(la, (0, pad)), F.pad(x, (0, pad))
+    shape = x.shape[:-1] + (x.shape[-1] // chunk, chunk)
+    la = la.reshape(shape)
+    c = la.cumsum(-1)
+    if nonpos:
+        bad = c[..., -1] < -MAX_CHUNK_LOG
+    else:
+        lo, hi = torch.aminmax(c, dim=-1)
+        bad = (lo < -MAX_CHUNK_LOG) | (hi > MAX_CHUNK_LOG)
+    bad = bad.reshape(-1).nonzero().squeeze(1) if bool(bad.any()) else None
+    e = c.exp_()
+    h = torch.div(x.reshape(shape), e).cumsum_(-1).mul_(e)
+    if bad is not None:  # local states of the strong-decay chunks: products of decays only
+        h.view(-1, chunk)[bad] = _scan(la.reshape(-1, chunk)[bad].exp(), x.reshape(-1, chunk)[bad])
+    if shape[-2] > 1:  # carry chunk-end states: H_k = E_k·H_{k-1} + h_k,end with E_k the chunk's total decay
+        carry = _scan(e[..., -1].contiguous(), h[..., -1].contiguous())
+        h[..., 1:, :].addcmul_(e[..., 1:, :], carry[..., :-1, None])
+    h = h.reshape(x.shape)
+    return (h[..., :length] if pad else h), (e, la, bad, pad)
+
+
+def _chunk_scan_reverse(aux, q: torch.Tensor) -> torch.Tensor:
+    """Adjoint of ``_chunk_scan``: ``g_t = exp(la_{t+1})·g_{t+1} + q_t``, i.e. in chunk
+    ``g_t = e_t^{-1}·Σ_{s≥t} e_s·q_s`` plus the carry from the chunks to the right."""
+    e, la, bad, pad = aux
+    length, chunk = q.shape[-1], e.shape[-1]
+    if pad:
+        q = F.pad(q, (0, pad))
+    r = torch.mul(e, q.reshape(e.shape)).flip(-1).cumsum_(-1).flip(-1)
+    carry = None
+    if e.shape[-2] > 1:  # Y_k = S_k + E_k·Y_{k+1}: adjoint mass entering chunk k-1 from the right
+        carry = _scan_reverse(e[..., -1].contiguous(), r[..., 0].contiguous())
+        carry = F.pad(carry[..., 1:], (0, 1))  # Y_{k+1}, zero after the last chunk
+        r.addcmul_(e[..., -1:], carry[..., None])
+    g = r.div_(e)
+    if bad is not None:  # strong-decay chunks: pairwise reverse scan plus exp(c_end - c_t)·Y_{k+1}
+        la_b = la.reshape(-1, chunk)[bad]
+        g_b = _scan_reverse(F.pad(la_b[:, 1:].exp(), (0, 1), value=1.0), q.reshape(-1, chunk)[bad])
+        if carry is not None:
+            c_b = la_b.cumsum(-1)
+            g_b.addcmul_((c_b[:, -1:] - c_b).exp_(), carry.reshape(-1)[bad, None])
+        g.view(-1, chunk)[bad] = g_b
+    g = g.reshape(q.shape)
+    return g[..., :length] if pad else g
+
+
+def _scan_fwd(la: torch.Tensor, x: torch.Tensor, nonpos: bool):
+    """Forward recurrence with decays ``exp(la)``; returns ``(h, aux)`` for ``_scan_bwd``."""
+    if PRIMITIVE == "pairwise":
+        a = la.exp()
+        return _scan(a, x), (a,)
+    return _chunk_scan(la, x, nonpos)
+
+
+def _scan_bwd(aux, q: torch.Tensor) -> torch.Tensor:
+    """Adjoint recurrence ``g_t = exp(la_{t+1})·g_{t+1} + q_t`` for the ``aux`` of ``_scan_fwd``."""
+    if len(aux) == 1:
+        return _scan_reverse(F.pad(aux[0][..., 1:], (0, 1), value=1.0), q)
+    return _chunk_scan_reverse(aux, q)
+
+
+def _sum_state(t: torch.Tensor) -> torch.Tensor:
+    """Sum over the state dim (3) keeping it; free for N = 1."""
+    return t if t.shape[3] == 1 else t.sum(3, keepdim=True)
+
+
 def _blocks(channels: int, cpg_b: int, cpg_c: int, per_channel: int, budget: int):
     """Channel blocks holding whole B and C groups, or lying inside one group of each (so group sums stay
     deterministic reshape-sums and no block straddles a group boundary)."""
@@ -95,11 +188,14 @@ class _Prep:
         self.cpg = math.gcd(self.cpg_b, self.cpg_c)
         self.u, self.delta, self.A, self.B, self.C, self.D, self.z, self.bias = u, delta, A, B, C, D, z, delta_bias
         self.softplus = delta_softplus
+        # Δ·A ≤ 0 everywhere (Δ = softplus(·) > 0 and A ≤ 0): in-chunk log-decay sums are monotone
+        self.nonpos = bool(delta_softplus) and bool((A <= 0).all())
 
     def blocks(self):
-        # N = 1 blocks are small and Python-overhead bound: larger ones measured faster (BENCHMARKS.md)
-        budget = BLOCK_ELEMS if self.state > 1 else 4 * BLOCK_ELEMS
-        return _blocks(self.channels, self.cpg_b, self.cpg_c, self.batch * self.state * self.length, budget)
+        # N = 1 has fewer temporaries of full size per block: twice the elements measured fastest
+        per_channel = self.batch * self.state * self.length
+        budget = max(BLOCK_ELEMS if self.state > 1 else 2 * BLOCK_ELEMS, MIN_BLOCK_CHANNELS * per_channel)
+        return _blocks(self.channels, self.cpg_b, self.cpg_c, per_channel, budget)
 
     def _bc(self, t, cpg_t, d0, d1, ng):
         """(b, ng|1, 1, N, L) view of B or C for channels [d0, d1) split in ng groups of equal size."""
@@ -144,9 +240,10 @@ def _accumulate_group(dst: torch.Tensor, part: torch.Tensor, cpg: int, d0: int, 
 
 def _forward_block(p: _Prep, d0: int, d1: int):
     u, pre, dt, A, B, C, ng, cblk = p.block(d0, d1)
-    a = torch.exp(dt * A)  # (b, ng, cblk, N, L) decays
-    x = (dt * u) * B
-    return _scan(a, x), (u, pre, dt, A, B, C, ng, cblk, a, x)
+    w = dt * u  # (b, ng, cblk, 1, L)
+    x = w * B  # (b, ng, cblk, N, L)
+    h, aux = _scan_fwd(dt * A, x, p.nonpos)
+    return h, (u, pre, dt, A, B, C, ng, cblk, w, x, aux)
 
 
 class _SelectiveScanFn(torch.autograd.Function):
@@ -161,17 +258,16 @@ class _SelectiveScanFn(torch.autograd.Function):
             out = torch.empty(b, ch, L, device=dev, dtype=out_dtype)
         last = torch.empty(b, ch, n, device=dev, dtype=torch.float32)
         for d0, d1 in p.blocks():
-            h, (u_f, _, _, _, _, C_f, ng, cblk, _, _) = _forward_block(p, d0, d1)
+            h, (u_f, _, _, _, _, C_f, ng, cblk, _, _, _) = _forward_block(p, d0, d1)
             last[:, d0:d1] = h[..., -1].reshape(b, d1 - d0, n)
             if C is None:
                 out[:, d0:d1] = h.reshape(b, d1 - d0, n, L)
                 continue
-            y = (h * C_f).sum(3)  # (b, ng, cblk, L)
-            u_f = u_f.squeeze(3)
+            y = _sum_state(h.mul_(C_f))  # h is not needed after this
             if D is not None:
-                y = y + u_f * D[d0:d1].float().reshape(1, ng, cblk, 1)
+                y.addcmul_(u_f, D[d0:d1].float().reshape(1, ng, cblk, 1, 1))
             if z is not None:
-                y = y * F.silu(z[:, d0:d1].float().reshape(b, ng, cblk, L))
+                y.mul_(F.silu(z[:, d0:d1].float().reshape(b, ng, cblk, 1, L)))
             out[:, d0:d1] = y.reshape(b, d1 - d0, L)
         ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias)
         ctx.delta_softplus = delta_softplus
@@ -196,9 +292,8 @@ class _SelectiveScanFn(torch.autograd.Function):
         if dout is None:
             dout = torch.zeros((b, ch, n, L) if C is None else (b, ch, L), dtype=f32, device=u.device)
         for d0, d1 in p.blocks():
-            h, (u_f, pre, dt, A_f, B_f, C_f, ng, cblk, a, x) = _forward_block(p, d0, d1)
+            h, (u_f, pre, dt, A_f, B_f, C_f, ng, cblk, w, x, aux) = _forward_block(p, d0, d1)
             sz = d1 - d0
-            lastg = dlast[:, d0:d1].float().reshape(b, ng, cblk, n) if dlast is not None else None
             if C is None:
                 q = dout[:, d0:d1].float().reshape(b, ng, cblk, n, L)
                 dy = None
@@ -206,34 +301,33 @@ class _SelectiveScanFn(torch.autograd.Function):
                 dy = dout[:, d0:d1].float().reshape(b, ng, cblk, 1, L)
                 if z is not None:
                     zf = z[:, d0:d1].float().reshape(b, ng, cblk, 1, L)
-                    y = (h * C_f).sum(3, keepdim=True)
+                    y = _sum_state(h * C_f)
                     if D is not None:
-                        y = y + u_f * D[d0:d1].float().reshape(1, ng, cblk, 1, 1)
+                        y.addcmul_(u_f, D[d0:d1].float().reshape(1, ng, cblk, 1, 1))
                     sig = torch.sigmoid(zf)
-                    dz[:, d0:d1] = (dy * y * sig * (1 + zf * (1 - sig))).reshape(b, sz, L)
-                    dy = dy * zf * sig
+                    dsilu = torch.mul(zf, sig)  # silu(z); silu'(z) = sig·(1 + z·(1 - sig)) = sig + silu(z)·(1 - sig)
+                    dz[:, d0:d1] = (dy * y).mul_(torch.addcmul(sig, dsilu, 1 - sig)).reshape(b, sz, L)
+                    dy = dy * dsilu
                 q = C_f * dy
                 if D is not None:
                     dD[d0:d1] = (dy * u_f).sum((0, 3, 4)).reshape(sz)
-            if lastg is not None:
-                q = q.clone()
-                q[..., -1] += lastg
-            a_next = F.pad(a[..., 1:], (0, 1), value=1.0)
-            g = _scan_reverse(a_next, q)  # adjoint state (b, ng, cblk, N, L)
+            if dlast is not None:
+                q = q.clone() if C is None else q
+                q[..., -1] += dlast[:, d0:d1].float().reshape(b, ng, cblk, n)
+            g = _scan_bwd(aux, q)  # adjoint state (b, ng, cblk, N, L)
             if dC is not None:
-                dCc = (h * dy).sum(2)  # (b, ng, N, L)
-                _accumulate_group(dC, dCc, p.cpg_c, d0, d1)
-            dla = g * (h - x)  # d/d(Δ·A) = g_t · a_t · h_{t-1}
-            gB = g * B_f
-            _accumulate_group(dB, (g * (dt * u_f)).sum(2), p.cpg_b, d0, d1)
-            du_blk = (gB.sum(3, keepdim=True) * dt)
+                _accumulate_group(dC, (h * dy).sum(2), p.cpg_c, d0, d1)
+            _accumulate_group(dB, (g * w).sum(2), p.cpg_b, d0, d1)
+            gB = _sum_state(g * B_f)
+            du_blk = gB * dt
             if dD is not None:
-                du_blk = du_blk + dy * D[d0:d1].float().reshape(1, ng, cblk, 1, 1)
-            ddt = (gB.sum(3, keepdim=True) * u_f) + (dla * A_f).sum(3, keepdim=True)
-            dA[d0:d1] = (dla * dt).sum((0, 4)).reshape(sz, n)
-            if ctx.delta_softplus:
-                ddt = ddt * torch.sigmoid(pre)
+                du_blk.addcmul_(dy, D[d0:d1].float().reshape(1, ng, cblk, 1, 1))
             du[:, d0:d1] = du_blk.reshape(b, sz, L)
+            dla = g.mul_(h.sub_(x))  # d/d(Δ·A) = g_t · a_t · h_{t-1}; g and h are not needed after this
+            dA[d0:d1] = (dla * dt).sum((0, 4)).reshape(sz, n)
+            ddt = gB.mul_(u_f).add_(_sum_state(dla.mul_(A_f)))
+            if ctx.delta_softplus:
+                ddt.mul_(torch.sigmoid(pre))
             ddelta[:, d0:d1] = ddt.reshape(b, sz, L)
             if dbias is not None:
                 dbias[d0:d1] = ddt.sum((0, 3, 4)).reshape(sz)

@@ -45,6 +45,7 @@ def test_torch_channel_blocks(monkeypatch):
 
     inputs = make_inputs(2, 12, 21, 2, 3)
     want = run(inputs, "ref")
+    monkeypatch.setattr(ts, "MIN_BLOCK_CHANNELS", 1)
     for elems in (1, 2 * 2 * 21 * 2, 8 * 2 * 21 * 2):
         monkeypatch.setattr(ts, "BLOCK_ELEMS", elems)
         assert_match(run(inputs, "torch"), want)
@@ -140,3 +141,52 @@ def test_bad_inputs(over, match, backend):
 def test_unknown_backend():
     with pytest.raises(ValueError, match="unknown backend 'cuda'"):
         selective_scan(*_args(), backend="cuda")
+
+
+def _loop_scan(la: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """float64 token loop: h_t = exp(la_t)·h_{t-1} + x_t (test oracle for the scan primitives)."""
+    la, x = la.double(), x.double()
+    h, out = torch.zeros_like(x[..., 0]), []
+    for t in range(x.shape[-1]):
+        h = la[..., t].exp() * h + x[..., t]
+        out.append(h)
+    return torch.stack(out, -1)
+
+
+@pytest.mark.parametrize("length", [1, 7, 64, 67, 130, 400])
+@pytest.mark.parametrize("decay", ["weak", "mixed", "growth"])
+@pytest.mark.parametrize("primitive", ["chunk", "pairwise"])
+def test_scan_primitives(monkeypatch, length, decay, primitive):
+    """Chunked closed form (with padding for L without a divisor in [8, 64], and the pairwise redo of chunks
+    whose log-decay sum exceeds MAX_CHUNK_LOG) and its adjoint against a float64 loop."""
+    import visionssm.kernels.torch_scan as ts
+
+    monkeypatch.setattr(ts, "PRIMITIVE", primitive)
+    g = torch.Generator().manual_seed(length)
+    la = -torch.rand(3, 5, length, generator=g) * 0.2
+    if decay == "mixed":  # every 4th row decays by up to e^-40 per token: many chunks beyond the closed form
+        la[:, ::4] *= 200
+    elif decay == "growth":  # positive log-decays: c is not monotone, the check reads every element
+        la = la.abs() * 0.1
+    x, q = torch.randn(3, 5, length, generator=g), torch.randn(3, 5, length, generator=g)
+    h, aux = ts._scan_fwd(la, x, nonpos=decay != "growth")
+    if primitive == "chunk" and decay == "mixed" and length > 64:
+        assert aux[2] is not None, "expected strong-decay chunks to take the pairwise redo"
+    torch.testing.assert_close(h.double(), _loop_scan(la, x), rtol=2e-4, atol=2e-4)
+    # adjoint: g_t = exp(la_{t+1})·g_{t+1} + q_t is the forward loop on the reversed sequence (decays shifted)
+    la_next = torch.cat([la[..., 1:], torch.zeros_like(la[..., :1])], -1)
+    want = _loop_scan(la_next.flip(-1), q.flip(-1)).flip(-1)
+    torch.testing.assert_close(ts._scan_bwd(aux, q).double(), want, rtol=2e-4, atol=2e-4)
+
+
+@pytest.mark.parametrize("length", [67, 300])
+def test_torch_strong_and_growing_decays(length):
+    """End to end on the chunk path's edge cases: no softplus with negative Δ (growing states, unordered
+    in-chunk sums) and very strong decays mixed with weak ones in one channel block."""
+    inputs = make_inputs(1, 8, length, 1, 2)
+    inputs["A"] = torch.tensor([[-60.0], [-0.01], [-1.0], [-8.0]]).repeat(2, 1)
+    assert_match(run(inputs, "torch"), run(inputs, "ref"))
+    inputs = make_inputs(1, 8, length, 2, 2)
+    inputs["delta"] = inputs["delta"] * 0.05  # Δ in about ±0.1 without softplus: la of both signs
+    inputs["delta_bias"] = None
+    assert_match(run(inputs, "torch", delta_softplus=False), run(inputs, "ref", delta_softplus=False))
