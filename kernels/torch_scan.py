@@ -1,23 +1,24 @@
-"""Fast PyTorch selective scan: chunked cumulative-sum scan with a recompute-only custom backward.
+"""Fast PyTorch selective scan: chunked cumulative-sum scan, cache-sized channel blocks, recompute-only backward.
 
-Why this formulation (CPU numbers in kernels/BENCHMARKS.md):
+Why this formulation (CPU numbers, CPU time with one thread, in kernels/BENCHMARKS.md):
 
-* The decay ``exp(Δ_t·A[d, n])`` depends on (d, n, t), so every exact method touches the
-  (batch, D, N, L) state at least once. Inside chunks of T ≈ 16 tokens the recurrence is solved in
-  closed form with two vectorised ``torch.cumsum`` passes on log-decays: ``c = cumsum(Δ·A)``,
-  ``h_t = e^{c_t}·Σ_{s≤t} e^{-c_s}·x_s``; chunk-end states are then carried across the L/T chunks by a
-  short pairwise scan and added back with one ``addcmul``. About 6 contiguous passes per scan and no
-  separate ``exp(Δ·A)`` pass: ~2x faster end to end than the pairwise (Blelloch-style) reduction over
-  all L tokens used before, whose stride-2 slices do not vectorise. A T×T (segsum) matrix per chunk
-  was measured 20-60x slower on CPU (tiny batched matmuls, T exps per element).
-* Stability: in-chunk factors are ``e^{±c}`` with |c| ≤ 50 (checked on every call; a chunk whose log-decay
-  sums exceed that falls back to the pairwise reduction, which only multiplies decays in [0, 1] and never
-  divides). The rounding error of the cumulative sum, rescaled by ``e^{c_t}``, is the same as the
-  sequential loop's, so L = 3136 and beyond stays at float32 accuracy; the chunk carry multiplies decays.
+* Cache-sized channel blocks are the largest lever: with ~0.25-0.5M elements per block a block's
+  temporaries stay in cache, where whole-tensor passes (2.4M elements, 10 MB each at b=2, D=384,
+  L=3136) went to DRAM and page-faulted fresh allocations; 2.5x faster fwd+bwd at N = 1.
+* Inside chunks of T ≈ 16 tokens the recurrence is solved in closed form with two vectorised
+  ``torch.cumsum`` passes on log-decays: ``c = cumsum(Δ·A)``, ``h_t = e^{c_t}·Σ_{s≤t} e^{-c_s}·x_s``;
+  chunk-end states are carried across the L/T chunks by a short pairwise scan and added back with one
+  ``addcmul``. Contiguous passes and no separate ``exp(Δ·A)``: 5-10% faster than the pairwise
+  (Blelloch-style) reduction over all L tokens (``PRIMITIVE = "pairwise"``, kept for comparison), whose
+  stride-2 slices do not vectorise. A T×T (segsum) matrix per chunk measured 20-60x slower on CPU.
+* Stability: in-chunk factors are ``e^{±c}`` with |c| ≤ ``MAX_CHUNK_LOG`` = 50. Chunks whose log-decay
+  sum exceeds that (strong decays) are found on every call and redone with the pairwise reduction, which
+  only multiplies decays and never divides. The rounding error of the cumulative sum, rescaled by
+  ``e^{c_t}``, matches the sequential loop's, so L = 3136 and beyond stays at float32 accuracy.
 * Backward recomputes the states per channel block (nothing of size N·L is kept between passes) and
   runs the adjoint ``g_t = a_{t+1}·g_{t+1} + C_t·dy_t`` with the mirrored chunk formula (a reversed
-  cumulative sum), reusing the forward's ``e^{c}``. Channel blocks bound memory at N = 16 and never
-  straddle a B/C group, so group gradient sums are deterministic reshape-sums.
+  cumulative sum), reusing the forward's ``e^{c}``. Blocks never straddle a B/C group, so group gradient
+  sums are deterministic reshape-sums.
 """
 import math
 
@@ -25,10 +26,10 @@ import torch
 import torch.nn.functional as F
 
 # (batch·channels·N·L) elements per channel block: small enough that a block's ~10 temporaries stay in cache
-# (1 MB each); 4x larger or smaller blocks measured 1.3-3x slower (BENCHMARKS.md)
+# (1 MB each); 4x larger or smaller blocks measured 1.2-2.5x slower (BENCHMARKS.md)
 BLOCK_ELEMS = 1 << 18
 MIN_BLOCK_CHANNELS = 4  # long N = 16 rows: fewer, larger blocks beat the Python overhead of 1-2 channel blocks
-PRIMITIVE = "chunk"
+PRIMITIVE = "chunk"  # or "pairwise": the all-L pairwise reduction (slower; kept for tests and comparison)
 MAX_CHUNK_LOG = 50.0  # largest |Σ Δ·A| inside one chunk for the closed form (e^50 ≈ 5e21, far from overflow)
 
 
