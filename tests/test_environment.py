@@ -15,7 +15,6 @@ def test_documented_extras_are_installed(module):
 
 
 def test_mm_stack_imports_with_compiled_op_stand_ins():
-    import mmdet.models  # noqa: F401
-    import mmseg.models  # noqa: F401
-
-    import visionssm.mm  # noqa: F401  (installs the mmcv._ext stand-in when mmcv-lite is used)
+    importlib.import_module("visionssm.mm")  # first: installs the mmcv._ext stand-in when mmcv-lite is used
+    importlib.import_module("mmdet.models")
+    importlib.import_module("mmseg.models")
