@@ -1,6 +1,4 @@
 """EfficientVMamba: parity with the official code (shared fixtures), checkpoint formats, sizes, scan swap."""
-import json
-
 import pytest
 import timm
 import torch
@@ -9,41 +7,20 @@ import visionssm  # noqa: F401  (registers the models)
 from visionssm.convert import from_official, load_checkpoint_file
 from visionssm.models import efficient_vmamba as evm
 
-FAMILY_DIR = "efficientvmamba"
+from . import _fixture_parity as parity
 
-
-@pytest.fixture(scope="module")
-def fixture(fixtures_dir):
-    d = fixtures_dir / FAMILY_DIR
-    load = lambda name: torch.load(d / name, weights_only=True)  # noqa: E731
-    return {"dir": d, "cfg": json.loads((d / "config.json").read_text()), "input": load("input.pt"),
-            "logits": load("logits.pt"), "features": load("features.pt")}
-
-
-@pytest.fixture(scope="module")
-def official_model(fixture):
-    cfg = fixture["cfg"]
-    return from_official(cfg["family"], cfg["official_kwargs"], str(fixture["dir"] / "checkpoint.pth")).eval()
+fixture, official_model = parity.family_fixtures("efficientvmamba")
 
 
 def test_from_official_reproduces_logits_and_stage_features(fixture, official_model):
-    assert sum(p.numel() for p in official_model.parameters()) == fixture["cfg"]["num_params"]
-    with torch.no_grad():
-        logits = official_model(fixture["input"])
-        final, feats = official_model.forward_intermediates(fixture["input"])
-    torch.testing.assert_close(logits, fixture["logits"], atol=1e-4, rtol=1e-4)
-    assert len(feats) == len(fixture["features"]) == 4
-    for ours, ref in zip(feats, fixture["features"]):
-        torch.testing.assert_close(ours, ref, atol=1e-4, rtol=1e-4)
+    parity.assert_logits_and_stage_features(official_model, fixture, atol=1e-4, rtol=1e-4)
 
 
 def test_timm_pretrained_file_loads_official_container(fixture):
     """timm.create_model(pretrained=True, file=official .pth) goes through checkpoint_filter_fn."""
     kw = fixture["cfg"]["official_kwargs"]
-    model = timm.create_model("efficient_vmamba_tiny", pretrained=True, depths=kw["depths"], dims=kw["dims"],
-                              num_classes=kw["num_classes"],
-                              pretrained_cfg_overlay={"file": str(fixture["dir"] / "checkpoint.pth"),
-                                                      "num_classes": kw["num_classes"]}).eval()
+    model = parity.pretrained_from_file("efficient_vmamba_tiny", fixture["dir"], kw["num_classes"], depths=kw["depths"],
+                                        dims=kw["dims"], num_classes=kw["num_classes"])
     with torch.no_grad():
         torch.testing.assert_close(model(fixture["input"]), fixture["logits"], atol=1e-4, rtol=1e-4)
 
@@ -82,15 +59,7 @@ def test_unsupported_official_kwargs_fail_clearly(fixture):
 @pytest.mark.parametrize("size", [(67, 93), (33, 33), (48, 80)])
 def test_odd_and_non_square_inputs(size):
     model = timm.create_model("efficient_vmamba_tiny", depths=(1, 1, 1, 1), dims=8, d_state=4, num_classes=5).eval()
-    x = torch.randn(1, 3, *size)
-    with torch.no_grad():
-        out = model(x)
-        feats = model.forward_intermediates(x, intermediates_only=True)
-    assert out.shape == (1, 5) and torch.isfinite(out).all()
-    h, w = size[0] // 4, size[1] // 4  # stem is a 4×4 stride-4 conv; patch merging pads odd sides
-    for i, f in enumerate(feats):
-        assert f.shape[-2:] == (h, w), (i, tuple(f.shape))
-        h, w = -(-h // 2), -(-w // 2)
+    parity.assert_stage_sizes_follow_padding(model, size, num_classes=5)
 
 
 @pytest.mark.parametrize("scan", ["cross", "multiscale"])
@@ -112,7 +81,5 @@ def test_features_only_nchw_and_no_weight_decay():
 
 def test_full_size_parameter_counts_match_published():
     for name, millions in evm.PUBLISHED_PARAMS.items():
-        with torch.device("meta"):
-            model = timm.create_model(name)
-        count = sum(p.numel() for p in model.parameters()) / 1e6
+        count = parity.full_size_millions(name)
         assert abs(count - millions) < 0.001, f"{name}: {count:.4f}M vs published {millions}M"

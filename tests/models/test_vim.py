@@ -1,6 +1,4 @@
 """Vision Mamba: official parity, position-embedding resizing around the middle class token, timm API."""
-import json
-
 import pytest
 import timm
 import torch
@@ -10,16 +8,12 @@ from visionssm.convert import from_official, load_checkpoint_file
 from visionssm.models import vim
 from visionssm.scans.bidirectional import BidirectionalScan
 
+from ._fixture_parity import full_size_millions, official_fixture, pretrained_from_file
+
 SMALL = {"embed_dim": 32, "depth": 2, "img_size": 64}
 
 
-@pytest.fixture(scope="module")
-def official(fixtures_dir):
-    d = fixtures_dir / "vim"
-    cfg = json.loads((d / "config.json").read_text())
-    model = from_official(cfg["family"], cfg["official_kwargs"], str(d / "checkpoint.pth")).eval()
-    load = lambda name: torch.load(d / name, weights_only=True)  # noqa: E731
-    return cfg, model, load("input.pt"), load("logits.pt"), load("features.pt"), d
+official = official_fixture("vim")
 
 
 def test_official_parity(official):
@@ -36,9 +30,8 @@ def test_timm_pretrained_file_route(official):
     """timm.create_model(pretrained=True, file=<official .pth>) converts the keys in checkpoint_filter_fn."""
     cfg, _, x, logits, _, d = official
     kw = cfg["official_kwargs"]
-    model = timm.create_model("vim_tiny", pretrained=True, pretrained_cfg_overlay={"file": str(d / "checkpoint.pth"), "num_classes": kw["num_classes"]},
-                              embed_dim=kw["embed_dim"], depth=kw["depth"], img_size=kw["img_size"],
-                              num_classes=kw["num_classes"]).eval()
+    model = pretrained_from_file("vim_tiny", d, kw["num_classes"], embed_dim=kw["embed_dim"], depth=kw["depth"],
+                                 img_size=kw["img_size"], num_classes=kw["num_classes"])
     with torch.no_grad():
         assert torch.allclose(model(x), logits, atol=1e-4, rtol=1e-4)
 
@@ -107,9 +100,7 @@ def test_unsupported_official_kwargs_fail_clearly(official):
 
 @pytest.mark.parametrize("name", sorted(vim.SMALL_TEST_CONFIGS))
 def test_published_param_counts(name):
-    with torch.device("meta"):
-        model = timm.create_model(name)
-    millions = sum(p.numel() for p in model.parameters()) / 1e6
+    millions = full_size_millions(name)
     assert abs(millions - vim.PUBLISHED_PARAMS[name]) < 0.5, millions  # README rounds to whole millions
 
 

@@ -1,6 +1,4 @@
 """VSSD: official parity (logits and stage features), any input size, timm API, NC-SSD from the registry."""
-import json
-
 import pytest
 import timm
 import torch
@@ -10,16 +8,12 @@ from visionssm.convert import from_official
 from visionssm.models import vssd
 from visionssm.scans.ncssd import NonCausalSSD
 
+from ._fixture_parity import full_size_millions, official_fixture, pretrained_from_file
+
 SMALL = {"embed_dim": 16, "depths": (1, 1, 1, 1), "d_state": 8}
 
 
-@pytest.fixture(scope="module")
-def official(fixtures_dir):
-    d = fixtures_dir / "vssd"
-    cfg = json.loads((d / "config.json").read_text())
-    model = from_official(cfg["family"], cfg["official_kwargs"], str(d / "checkpoint.pth")).eval()
-    load = lambda name: torch.load(d / name, weights_only=True)  # noqa: E731
-    return cfg, model, load("input.pt"), load("logits.pt"), load("features.pt"), d
+official = official_fixture("vssd")
 
 
 def test_official_parity(official):
@@ -38,8 +32,7 @@ def test_official_parity(official):
 def test_timm_pretrained_file_route(official):
     cfg, _, x, logits, _, d = official
     kw = vssd.kwargs_from_official(cfg["official_kwargs"])
-    model = timm.create_model("vssd_micro", pretrained=True,
-                              pretrained_cfg_overlay={"file": str(d / "checkpoint.pth"), "num_classes": 10}, **kw).eval()
+    model = pretrained_from_file("vssd_micro", d, 10, **kw)
     with torch.no_grad():
         assert torch.allclose(model(x), logits, atol=1e-4, rtol=1e-4)
 
@@ -81,9 +74,7 @@ def test_mismatched_checkpoint_names_keys_and_variant(official):
 
 @pytest.mark.parametrize("name", sorted(vssd.SMALL_TEST_CONFIGS))
 def test_published_param_counts(name):
-    with torch.device("meta"):
-        model = timm.create_model(name)
-    millions = sum(p.numel() for p in model.parameters()) / 1e6
+    millions = full_size_millions(name)
     assert abs(millions - vssd.PUBLISHED_PARAMS[name]) < 0.5, millions  # README rounds to whole millions
 
 

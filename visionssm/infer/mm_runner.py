@@ -1,15 +1,21 @@
 """Shared mmseg/mmdet plumbing: build a model from config + checkpoint, turn its test pipeline into one that takes
-in-memory arrays (annotation loading removed), and run batches through ``model.test_step``.
+in-memory arrays (annotation loading removed), and run batches through ``model.test_step``; plus the folder loop
+both ``segment_folder`` and ``detect_folder`` run (output names, batches of readable images, overlays, predictions files).
 
 Everything OpenMMLab is imported lazily, after ``visionssm.mm`` (which supplies ``mmcv._ext`` on mmcv-lite)."""
 import copy
+import importlib
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
-__all__ = ["MMPredictor"]
+from .common import InferenceReport, progress, resolve_device
+from .io import ImageReadError, list_images, read_image
+from .outputs import check_writable, output_name, write_csv, write_json
+
+__all__ = ["MMPredictor", "FolderRun"]
 
 
 def _need_mm():
@@ -24,6 +30,7 @@ class MMPredictor:
     """A built mmseg/mmdet model + the config's test pipeline fed from arrays; :meth:`predict` takes RGB images."""
 
     scope = ""
+    init_api: Tuple[str, str] = ("", "")  # (module, function) building the model: ("mmdet.apis", "init_detector")
 
     def __init__(self, model, cfg, device: torch.device, amp: bool = False):
         from mmengine.dataset import Compose
@@ -37,6 +44,13 @@ class MMPredictor:
         self.class_names = [str(c) for c in meta.get("classes", ())]
         palette = meta.get("palette")
         self.palette = palette if isinstance(palette, (list, tuple)) else None
+
+    @classmethod
+    def from_config(cls, config: Union[str, Path], checkpoint: str, device="auto", amp: bool = False):
+        _need_mm()
+        module, fn = cls.init_api
+        init = getattr(importlib.import_module(module), fn)
+        return cls.build(config, checkpoint, resolve_device(device), amp, init=init)
 
     @classmethod
     def build(cls, config: Union[str, Path], checkpoint: str, device: torch.device, amp: bool = False,
@@ -80,3 +94,57 @@ class MMPredictor:
                 for i, r in zip(idx, self.model.test_step(pseudo_collate([data[i] for i in idx]))):
                     results[i] = r
         return results
+
+
+class FolderRun:
+    """One ``<task>_folder`` run: inputs listed once, an output name per input (``<rel>`` mirrors the input tree),
+    the output files checked before any work, images read in batches (unreadable ones reported and skipped)."""
+
+    def __init__(self, task: str, inputs: Union[str, Path], out_dir: Union[str, Path], *, recursive: bool,
+                 save_overlays: bool, overwrite: bool, extra_targets: Sequence[str] = ()):
+        self.root, self.files = list_images(inputs, recursive=recursive)
+        self.out_dir = Path(out_dir)
+        taken: set = set()
+        self.rels = [output_name(f.relative_to(self.root), ".png", taken) for f in self.files]
+        targets = [self.out_dir / "predictions.json", self.out_dir / "predictions.csv"]
+        targets += [self.out_dir / sub / r for sub in extra_targets for r in self.rels]
+        if save_overlays:
+            targets += [self.out_dir / "overlays" / r for r in self.rels]
+        check_writable(targets, overwrite)
+        self.report = InferenceReport(task, num_inputs=len(self.files))
+        self.records: List[Dict[str, Any]] = []
+
+    def batches(self, batch_size: int, desc: str, show_progress: bool) -> Iterator[Tuple[List[int], List[np.ndarray]]]:
+        """(input indices, RGB images) per batch of readable inputs; ``report.num_predicted`` follows ``records``."""
+        with progress(len(self.files), desc, show_progress) as bar:
+            for start in range(0, len(self.files), batch_size):
+                chunk = list(range(start, min(start + batch_size, len(self.files))))
+                imgs, ok = [], []
+                for i in chunk:
+                    try:
+                        imgs.append(read_image(self.files[i]))
+                        ok.append(i)
+                    except ImageReadError as e:
+                        self.report.fail(self.files[i], e.reason)
+                if imgs:
+                    yield ok, imgs
+                self.report.num_predicted = len(self.records)
+                bar.update(len(chunk))
+
+    def path(self, i: int) -> str:
+        return self.files[i].relative_to(self.root).as_posix()
+
+    def save_overlay(self, i: int, image) -> None:
+        """Saves a PIL image as ``overlays/<rel>.png``."""
+        ov = self.out_dir / "overlays" / self.rels[i]
+        ov.parent.mkdir(parents=True, exist_ok=True)
+        image.save(ov)
+        self.report.written.append(str(ov))
+
+    def write(self, names: List[str], rows: List[Dict[str, Any]], columns: List[str]) -> InferenceReport:
+        """``predictions.json`` (the report, class names and ``records``) and ``predictions.csv`` (``rows``)."""
+        write_json(self.out_dir / "predictions.json",
+                   {**self.report.as_dict(), "classes": names, "predictions": self.records})
+        write_csv(self.out_dir / "predictions.csv", rows, columns)
+        self.report.written += [str(self.out_dir / "predictions.json"), str(self.out_dir / "predictions.csv")]
+        return self.report

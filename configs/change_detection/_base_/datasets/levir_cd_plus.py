@@ -1,20 +1,7 @@
 # ruff: noqa: C408  (OpenMMLab configs are written with dict())
 # LEVIR-CD+ (train|test/A, B, label, or ChangeMamba T1, T2, GT).
-# Layout is detected from the folders (layout='auto'); an optional list file per split goes in ann_file.
-# Recipe: random 256x256 crop, horizontal/vertical flips, rot90; ImageNet mean/std on 0-255 pixels.
+_base_ = './change_detection.py'
 data_root = 'data/LEVIR-CD+'
-crop_size = 256
-train_dataloader = dict(
-    batch_size=16, num_workers=4, persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(type='visionssm.ChangeDetectionDataset', task='bcd', data_root=data_root, split='train',
-                 augment=dict(crop_size=crop_size)))
-val_dataloader = dict(
-    batch_size=1, num_workers=2, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(type='visionssm.ChangeDetectionDataset', task='bcd', data_root=data_root, split='test'))
+train_dataloader = dict(dataset=dict(data_root=data_root))
+val_dataloader = dict(dataset=dict(data_root=data_root))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='visionssm.ChangeDetectionMetric', task='bcd')
-test_evaluator = val_evaluator
