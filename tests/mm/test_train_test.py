@@ -20,9 +20,14 @@ CLS_CFG = CONFIGS / "classification" / "vmamba-tiny-s1l8_8xb128_in1k.py"
 
 
 def _losses(work_dir: Path):
-    """(iter, loss) of the latest run in ``work_dir`` (mmengine's vis_data/scalars.json)."""
-    runs = sorted(p for p in work_dir.glob("*/vis_data/scalars.json"))
-    rows = [json.loads(line) for line in runs[-1].read_text().splitlines() if line.strip()]
+    """(iter, loss) logged in ``work_dir`` so far (mmengine's <timestamp>/vis_data/scalars.json, oldest run first).
+
+    Two runs started within the same second share a timestamp folder and append to one file, so callers compare
+    what was logged before and after a run rather than trusting "the latest folder".
+    """
+    rows = []
+    for run in sorted(work_dir.glob("*/vis_data/scalars.json")):
+        rows += [json.loads(line) for line in run.read_text().splitlines() if line.strip()]
     return [(r["iter"], r["loss"]) for r in rows if "loss" in r]
 
 
@@ -45,8 +50,9 @@ def _check_train(work_dir: Path, ckpt_name: str, n_iters: int = 3):
     assert (work_dir / ckpt_name).is_file()
 
 
-def _check_resumed(work_dir: Path, ckpt_name: str, it: int):
-    assert [i for i, _ in _losses(work_dir)] == [it], "resume must continue at the saved iteration"
+def _check_resumed(work_dir: Path, ckpt_name: str, it: int, logged_before: int):
+    resumed = _losses(work_dir)[logged_before:]
+    assert [i for i, _ in resumed] == [it], "resume must continue at the saved iteration"
     ckpt = torch.load(work_dir / ckpt_name, map_location="cpu", weights_only=True)  # safe load of a Runner ckpt
     assert ckpt["meta"]["iter"] == it
 
@@ -57,8 +63,9 @@ def test_detection_mask_rcnn(coco_root, tmp_path):
     _train(cfg)
     _check_train(wd, "epoch_3.pth")
     cfg_b = write_config(tmp_path / "det_b.py", DET_CFG, tiny_det_body(coco_root, wd, max_epochs=4))
+    logged = len(_losses(wd))
     _train(cfg_b, "--resume")
-    _check_resumed(wd, "epoch_4.pth", 4)
+    _check_resumed(wd, "epoch_4.pth", 4, logged)
     metrics = _test(cfg_b, wd / "epoch_4.pth", "--work-dir", tmp_path / "test", "--out", tmp_path / "pred.pkl")
     for key in ("coco/bbox_mAP", "coco/bbox_mAP_50", "coco/segm_mAP"):
         assert 0.0 <= metrics[key] <= 1.0, metrics
@@ -71,8 +78,9 @@ def test_segmentation_upernet(ade_root, tmp_path):
     _train(cfg)
     _check_train(wd, "iter_3.pth")
     cfg_b = write_config(tmp_path / "seg_b.py", SEG_CFG, tiny_seg_body(ade_root, wd, max_iters=4))
+    logged = len(_losses(wd))
     _train(cfg_b, "--resume", wd / "iter_3.pth")
-    _check_resumed(wd, "iter_4.pth", 4)
+    _check_resumed(wd, "iter_4.pth", 4, logged)
     metrics = _test(cfg_b, wd / "iter_4.pth", "--work-dir", tmp_path / "test")
     assert 0.0 <= float(metrics["mIoU"]) <= 100.0 and 0.0 < float(metrics["aAcc"]) <= 100.0, metrics
 
@@ -83,8 +91,9 @@ def test_classification(imagenet_root, tmp_path):
     _train(cfg)
     _check_train(wd, "epoch_3.pth")
     cfg_b = write_config(tmp_path / "cls_b.py", CLS_CFG, tiny_cls_body(imagenet_root, wd, max_epochs=4))
+    logged = len(_losses(wd))
     _train(cfg_b, "--resume")
-    _check_resumed(wd, "epoch_4.pth", 4)
+    _check_resumed(wd, "epoch_4.pth", 4, logged)
     metrics = _test(cfg_b, wd / "epoch_4.pth", "--work-dir", tmp_path / "test")
     # 8 test images: top-1 is a multiple of 12.5 %, top-2 over 2 classes is always 100 %
     assert metrics["accuracy/top1"] in [12.5 * k for k in range(9)] and metrics["accuracy/top2"] == 100.0
