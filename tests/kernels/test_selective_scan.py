@@ -169,7 +169,7 @@ def test_scan_primitives(monkeypatch, length, decay, primitive):
     elif decay == "growth":  # positive log-decays: c is not monotone, the check reads every element
         la = la.abs() * 0.1
     x, q = torch.randn(3, 5, length, generator=g), torch.randn(3, 5, length, generator=g)
-    h, aux = ts._scan_fwd(la, x, nonpos=decay != "growth")
+    h, aux = ts._scan_fwd(la * ts.LOG2E, x, nonpos=decay != "growth")  # the primitives take base-2 log-decays
     if primitive == "chunk" and decay == "mixed" and length > 64:
         assert aux[2] is not None, "expected strong-decay chunks to take the pairwise redo"
     torch.testing.assert_close(h.double(), _loop_scan(la, x), rtol=2e-4, atol=2e-4)
