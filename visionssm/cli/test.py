@@ -29,23 +29,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> dict:
     """Returns the metrics dict (e.g. ``{'coco/bbox_mAP': ...}``)."""
     import torch
-    from mmengine.config import Config
 
     import visionssm.mm  # noqa: F401
 
-    from .train import _replace_syncbn
+    from .train import _replace_syncbn, load_cfg
 
     args = parse_args(argv)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f"checkpoint {args.checkpoint} not found")
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get("work_dir") is None:
-        cfg.work_dir = osp.join("./work_dirs", osp.splitext(osp.basename(args.config))[0])
+    cfg = load_cfg(args)
     cfg.load_from = args.checkpoint
     cfg.resume = False
     if args.out is not None:

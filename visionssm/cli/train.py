@@ -97,12 +97,9 @@ def check_dataset_paths(cfg, phases=("train", "val", "test")) -> None:
                         f"Point the config at your copy, e.g. --cfg-options {phase}_dataloader.dataset.data_root=...")
 
 
-def prepare_cfg(args: argparse.Namespace):
-    """Config + CLI flags → the config the Runner is built from (shared with tests)."""
-    import torch
+def load_cfg(args: argparse.Namespace):
+    """Config file + the flags train and test share (--launcher, --cfg-options, --work-dir)."""
     from mmengine.config import Config
-
-    import visionssm.mm  # noqa: F401  (mmcv-lite ops, safe resume, registries)
 
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
@@ -112,6 +109,16 @@ def prepare_cfg(args: argparse.Namespace):
         cfg.work_dir = args.work_dir
     elif cfg.get("work_dir") is None:
         cfg.work_dir = osp.join("./work_dirs", osp.splitext(osp.basename(args.config))[0])
+    return cfg
+
+
+def prepare_cfg(args: argparse.Namespace):
+    """Config + CLI flags → the config the Runner is built from (shared with tests)."""
+    import torch
+
+    import visionssm.mm  # noqa: F401  (mmcv-lite ops, safe resume, registries)
+
+    cfg = load_cfg(args)
     if args.amp:
         if not torch.cuda.is_available():
             raise RuntimeError("--amp needs a CUDA device (mmengine's AmpOptimWrapper); drop --amp on CPU")
