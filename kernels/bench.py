@@ -25,7 +25,14 @@ def _sync(device: torch.device):
 
 def time_median(fn: Callable[[], None], device: torch.device, repeats: int, warmup: int,
                 timer: Callable[[], float] = time.perf_counter) -> float:
-    """Median time (seconds, by ``timer``) of ``fn`` over ``repeats`` runs after ``warmup`` runs."""
+    """Median time (seconds, by ``timer``) of ``fn`` over ``repeats`` runs after ``warmup`` runs.
+
+    On CUDA: the median of CUDA-event timings (``triton.testing.do_bench``) of the whole call, launches included.
+    """
+    if device.type == "cuda":
+        import triton.testing as tt
+
+        return tt.do_bench(fn, warmup=25, rep=max(100, repeats), return_mode="median") * 1e-3
     for _ in range(warmup):
         fn()
     _sync(device)

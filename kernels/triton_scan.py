@@ -13,7 +13,7 @@ before triton is imported.
 """
 import math
 import os
-from typing import Optional
+from typing import Dict, Optional, Tuple
 
 import torch
 
@@ -210,10 +210,15 @@ def _kernels():
     return _fwd_kernel, _bwd_kernel
 
 
-class _Geometry:
-    """Groups, tiles and grid of one call."""
+# (BD channels, BL tokens, num_warps[, num_stages]) per kernel, keyed by "fwd" / "bwd"; set by ``kernels/tune.py`` to sweep
+# tile shapes on a GPU. Forward and backward must share BL (the backward restarts from per-BL-tile checkpoints).
+TILE_OVERRIDES: Dict[str, Tuple[int, ...]] = {}
 
-    def __init__(self, u, A, B, C):
+
+class _Geometry:
+    """Groups, tiles and grids of one call."""
+
+    def __init__(self, u, A, B, C, training: bool = True):
         self.batch, self.dim, self.length = u.shape
         self.state = A.shape[1]
         self.gb = B.shape[1] if B.dim() == 4 else 1
@@ -222,14 +227,45 @@ class _Geometry:
         self.cpg_t = math.gcd(self.cpg_b, self.cpg_c)  # a channel tile stays inside one B and one C group
         self.np = _pow2(self.state)
         interp = _interpreting()
-        # small tiles under the interpreter so tests exercise several channel and token tiles
-        self.bl = max(2, min(8 if interp else 64, _pow2(self.length)))
-        budget = 64 if interp else 4096
-        self.bd = max(1, min(_pow2(self.cpg_t), budget // (self.np * self.bl) or 1, 4 if interp else 64))
-        self.n_ct = -(-self.cpg_t // self.bd)
-        self.n_prog_c = (self.dim // self.cpg_t) * self.n_ct
+        if interp:  # small tiles so tests exercise several channel and token tiles
+            self.bl = max(2, min(8, _pow2(self.length)))
+            bd = max(1, min(_pow2(self.cpg_t), 64 // (self.np * self.bl) or 1, 4))
+            tiles = {"fwd": (bd, self.bl, 4), "bwd": (bd, self.bl, 4)}
+        else:
+            tiles = _cuda_tiles(self.batch, self.dim, self.length, self.np, self.cpg_t, training)
+        tiles.update(TILE_OVERRIDES)
+        self.bl = tiles["fwd"][1]
+        if tiles["bwd"][1] != self.bl:
+            raise ValueError(f"TILE_OVERRIDES: fwd and bwd must share BL, got {tiles}")
         self.n_lt = -(-self.length // self.bl)
-        self.grid = (self.batch, self.n_prog_c)
+        self.tiles = tiles
+
+    def launch(self, mode: str):
+        """(BD, channel tiles per group, channel programs, grid, launch options) of the ``mode`` kernel."""
+        bd, _, warps, *stages = self.tiles[mode]
+        bd = min(bd, _pow2(self.cpg_t))
+        n_ct = -(-self.cpg_t // bd)
+        n_prog_c = (self.dim // self.cpg_t) * n_ct
+        options = {"num_warps": warps}
+        if stages:
+            options["num_stages"] = stages[0]
+        return bd, n_ct, n_prog_c, (self.batch, n_prog_c), options
+
+
+def _cuda_tiles(batch: int, dim: int, length: int, np_: int, cpg: int,
+                training: bool = True) -> Dict[str, Tuple[int, int, int]]:
+    """Tile shapes on a GPU, from the H100 sweep in kernels/BENCHMARKS.md (``kernels/tune.py``).
+
+    N = 1: 2-channel, 256-token tiles on one warp keep the most loads in flight once there are >= ~1.5K
+    programs; fewer programs (small batch, inference) do better with 512-token tiles on 4 warps. The backward
+    is fastest with 1-channel, 256-token tiles, and must share BL with the forward, so training uses BL = 256.
+    N > 1: a [BD, N, BL] tile is N times larger, so 32-token tiles.
+    """
+    if np_ > 1:
+        return {"fwd": (1, 32, 2), "bwd": (2, 32, 4)}
+    many_programs = batch * max(1, dim // 2) >= 1536
+    fwd = (2, 256, 1) if (training or many_programs) else (2, 512, 4)
+    return {"fwd": fwd, "bwd": (1, fwd[1], 1 if fwd[1] == 256 else 2)}
 
 
 def _bc4(t: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
@@ -238,26 +274,77 @@ def _bc4(t: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
     return (t.unsqueeze(1) if t.dim() == 3 else t).contiguous()
 
 
+def scan_forward(u, delta, A, B, C, D, z, delta_bias, delta_softplus: bool, out_dtype, training: bool = True):
+    """Launch the forward kernel; returns (out, last state, saved tensors for ``scan_backward``, geometry).
+
+    ``training=False`` (no backward will follow) lets the forward pick its tile length freely.
+    """
+    fwd, _ = _kernels()
+    geo = _Geometry(u, A, B, C, training)
+    b, dim, L, N = geo.batch, geo.dim, geo.length, geo.state
+    uc, dc, Ac = u.contiguous(), delta.contiguous(), A.contiguous()
+    Bc, Cc = _bc4(B), _bc4(C)
+    zc = z.contiguous() if z is not None else None
+    D = D.contiguous() if D is not None else None
+    delta_bias = delta_bias.contiguous() if delta_bias is not None else None
+    out = torch.empty((b, dim, N, L) if C is None else (b, dim, L), device=u.device, dtype=out_dtype)
+    last = torch.empty(b, dim, N, device=u.device, dtype=torch.float32)
+    ckpt = torch.empty(b, dim, geo.n_lt, N, device=u.device, dtype=torch.float32)
+    bd, n_ct, _, grid, options = geo.launch("fwd")
+    fwd[grid](uc, dc, Ac, Bc, Cc if C is not None else Bc, D if D is not None else Ac,
+              zc if z is not None else uc, delta_bias if delta_bias is not None else Ac,
+              out, last, ckpt, L, dim, geo.gb, geo.gc, geo.cpg_b, geo.cpg_c, geo.cpg_t, n_ct, geo.n_lt,
+              N=N, NP=geo.np, BD=bd, BL=geo.bl, HAS_C=C is not None, HAS_D=D is not None,
+              HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=bool(delta_softplus), **options)
+    return out, last, (uc, dc, Ac, Bc, Cc, D, zc, delta_bias, ckpt), geo
+
+
+def scan_backward(saved, geo: "_Geometry", delta_softplus: bool, dout, dlast):
+    """Launch the backward kernel; returns float32 du, dΔ, dA and dB, dC, dD, dz, dΔbias (before dtype casts)."""
+    _, bwd = _kernels()
+    uc, dc, Ac, Bc, Cc, D, zc, delta_bias, ckpt = saved
+    b, dim, L, N = geo.batch, geo.dim, geo.length, geo.state
+    has_c = Cc is not None
+    dev, f32 = uc.device, torch.float32
+    if dout is None:
+        dout = torch.zeros((b, dim, L) if has_c else (b, dim, N, L), device=dev, dtype=f32)
+    dout = dout.contiguous()
+    bd, n_ct, n_prog_c, grid, options = geo.launch("bwd")
+    du = torch.empty(b, dim, L, device=dev, dtype=f32)
+    ddl = torch.empty_like(du)
+    dz = torch.empty_like(du) if (zc is not None and has_c) else du
+    dA_ws = torch.empty(b, dim, N, device=dev, dtype=f32)
+    dD_ws = torch.empty(b, dim, device=dev, dtype=f32)
+    dbias_ws = torch.empty(b, dim, device=dev, dtype=f32)
+    dB_ws = torch.empty(b, n_prog_c, N, L, device=dev, dtype=f32)
+    dC_ws = torch.empty_like(dB_ws) if has_c else dB_ws
+    bwd[grid](uc, dc, Ac, Bc, Cc if has_c else Bc, D if D is not None else Ac,
+              zc if zc is not None else uc, delta_bias if delta_bias is not None else Ac,
+              dout, dlast.contiguous() if dlast is not None else Ac, ckpt,
+              du, ddl, dz, dA_ws, dD_ws, dbias_ws, dB_ws, dC_ws,
+              L, dim, geo.gb, geo.gc, geo.cpg_b, geo.cpg_c, geo.cpg_t, n_ct, geo.n_lt, n_prog_c,
+              N=N, NP=geo.np, BD=bd, BL=geo.bl, HAS_C=has_c, HAS_D=(D is not None and has_c),
+              HAS_Z=(zc is not None and has_c), HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
+              HAS_DLAST=dlast is not None, **options)
+
+    def group_sum(ws, groups):
+        # programs are ordered by channel tile, so each group owns a contiguous run of them
+        return ws.view(b, groups, n_prog_c // groups, N, L).sum(2)
+
+    dB = group_sum(dB_ws, geo.gb)
+    dC = group_sum(dC_ws, geo.gc) if has_c else None
+    dD = dD_ws.sum(0) if (D is not None and has_c) else None
+    dbias = dbias_ws.sum(0) if delta_bias is not None else None
+    return du, ddl, dA_ws.sum(0), dB, dC, dD, (dz if (zc is not None and has_c) else None), dbias
+
+
 class _TritonScanFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus, out_dtype):
-        fwd, _ = _kernels()
-        geo = _Geometry(u, A, B, C)
-        b, dim, L, N = geo.batch, geo.dim, geo.length, geo.state
-        uc, dc, Ac = u.contiguous(), delta.contiguous(), A.contiguous()
-        Bc, Cc = _bc4(B), _bc4(C)
-        zc = z.contiguous() if z is not None else None
-        D = D.contiguous() if D is not None else None
-        delta_bias = delta_bias.contiguous() if delta_bias is not None else None
-        out = torch.empty((b, dim, N, L) if C is None else (b, dim, L), device=u.device, dtype=out_dtype)
-        last = torch.empty(b, dim, N, device=u.device, dtype=torch.float32)
-        ckpt = torch.empty(b, dim, geo.n_lt, N, device=u.device, dtype=torch.float32)
-        fwd[geo.grid](uc, dc, Ac, Bc, Cc if C is not None else Bc, D if D is not None else Ac,
-                      zc if z is not None else uc, delta_bias if delta_bias is not None else Ac,
-                      out, last, ckpt, L, dim, geo.gb, geo.gc, geo.cpg_b, geo.cpg_c, geo.cpg_t, geo.n_ct, geo.n_lt,
-                      N=N, NP=geo.np, BD=geo.bd, BL=geo.bl, HAS_C=C is not None, HAS_D=D is not None,
-                      HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=bool(delta_softplus))
-        ctx.save_for_backward(uc, dc, Ac, Bc, Cc, D, zc, delta_bias, ckpt)
+        training = any(ctx.needs_input_grad)
+        out, last, saved, geo = scan_forward(u, delta, A, B, C, D, z, delta_bias, bool(delta_softplus), out_dtype,
+                                             training)
+        ctx.save_for_backward(*saved)
         ctx.geo, ctx.softplus = geo, bool(delta_softplus)
         ctx.b3, ctx.c3 = B.dim() == 3, C is not None and C.dim() == 3
         ctx.set_materialize_grads(False)
@@ -265,46 +352,15 @@ class _TritonScanFn(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dout, dlast):
-        _, bwd = _kernels()
-        uc, dc, Ac, Bc, Cc, D, zc, delta_bias, ckpt = ctx.saved_tensors
-        geo = ctx.geo
-        b, dim, L, N = geo.batch, geo.dim, geo.length, geo.state
-        has_c = Cc is not None
-        dev, f32 = uc.device, torch.float32
-        if dout is None:
-            dout = torch.zeros((b, dim, L) if has_c else (b, dim, N, L), device=dev, dtype=f32)
-        dout = dout.contiguous()
-        du = torch.empty(b, dim, L, device=dev, dtype=f32)
-        ddl = torch.empty_like(du)
-        dz = torch.empty_like(du) if (zc is not None and has_c) else du
-        dA_ws = torch.empty(b, dim, N, device=dev, dtype=f32)
-        dD_ws = torch.empty(b, dim, device=dev, dtype=f32)
-        dbias_ws = torch.empty(b, dim, device=dev, dtype=f32)
-        dB_ws = torch.empty(b, geo.n_prog_c, N, L, device=dev, dtype=f32)
-        dC_ws = torch.empty_like(dB_ws) if has_c else dB_ws
-        bwd[geo.grid](uc, dc, Ac, Bc, Cc if has_c else Bc, D if D is not None else Ac,
-                      zc if zc is not None else uc, delta_bias if delta_bias is not None else Ac,
-                      dout, dlast.contiguous() if dlast is not None else Ac, ckpt,
-                      du, ddl, dz, dA_ws, dD_ws, dbias_ws, dB_ws, dC_ws,
-                      L, dim, geo.gb, geo.gc, geo.cpg_b, geo.cpg_c, geo.cpg_t, geo.n_ct, geo.n_lt, geo.n_prog_c,
-                      N=N, NP=geo.np, BD=geo.bd, BL=geo.bl, HAS_C=has_c, HAS_D=(D is not None and has_c),
-                      HAS_Z=(zc is not None and has_c), HAS_BIAS=delta_bias is not None, SOFTPLUS=ctx.softplus,
-                      HAS_DLAST=dlast is not None)
-
-        def group_sum(ws, groups):
-            # programs are ordered by channel tile, so each group owns a contiguous run of them
-            return ws.view(b, groups, geo.n_prog_c // groups, N, L).sum(2)
-
-        dB = group_sum(dB_ws, geo.gb)
+        saved = ctx.saved_tensors
+        uc, dc, _, Bc, Cc, D, zc, delta_bias, _ = saved
+        du, ddl, dA, dB, dC, dD, dz, dbias = scan_backward(saved, ctx.geo, ctx.softplus, dout, dlast)
         dB = (dB[:, 0] if ctx.b3 else dB).to(Bc.dtype)
-        dC = None
-        if has_c:
-            dC = group_sum(dC_ws, geo.gc)
+        if dC is not None:
             dC = (dC[:, 0] if ctx.c3 else dC).to(Cc.dtype)
-        dD = dD_ws.sum(0).to(D.dtype) if (D is not None and has_c) else None
-        dz_out = dz.to(zc.dtype) if (zc is not None and has_c) else None
-        dbias = dbias_ws.sum(0).to(delta_bias.dtype) if delta_bias is not None else None
-        return (du.to(uc.dtype), ddl.to(dc.dtype), dA_ws.sum(0), dB, dC, dD, dz_out, dbias, None, None)
+        return (du.to(uc.dtype), ddl.to(dc.dtype), dA, dB, dC, dD.to(D.dtype) if dD is not None else None,
+                dz.to(zc.dtype) if dz is not None else None,
+                dbias.to(delta_bias.dtype) if dbias is not None else None, None, None)
 
 
 def selective_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,

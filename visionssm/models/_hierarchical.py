@@ -108,7 +108,7 @@ class HierarchicalBackbone(nn.Module):
         self.num_classes = num_classes
         if global_pool is not None:
             self.global_pool = global_pool
-        self.head.reset(num_classes, global_pool, in_features=self.num_features)
+        self.head.reset(num_classes, global_pool)
 
     def forward_intermediates(
             self,

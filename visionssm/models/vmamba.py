@@ -251,7 +251,7 @@ class VMamba(HierarchicalBackbone):
         self.num_features = dims[-1]
         self.norm_pre = LayerNorm2d(self.num_features, eps=norm_eps)  # official classifier.norm (norm → pool → fc)
         self.head = ClassifierHead(self.num_features, num_classes, pool_type=global_pool, drop_rate=drop_rate)
-        self.head_hidden_size = self.head.num_features
+        self.head_hidden_size = self.num_features
         self.apply(self._init_weights)
 
     @staticmethod
