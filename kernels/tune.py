@@ -82,9 +82,10 @@ CHECK_CASES = [  # batch, dim, length, state, groups, z, C
 ]
 
 
-def check(device: torch.device, tol: Dict[torch.dtype, float], atol: Dict[torch.dtype, float]) -> List[dict]:
+def check(device: torch.device, tol: Dict[torch.dtype, float], atol: Dict[torch.dtype, float],
+          cases=None) -> List[dict]:
     rows = []
-    for (batch, dim, length, state, groups, with_z, with_c), dtype in itertools.product(CHECK_CASES, tol):
+    for (batch, dim, length, state, groups, with_z, with_c), dtype in itertools.product(cases or CHECK_CASES, tol):
         inputs = _inputs(batch, dim, length, state, groups, with_z, with_c, seed=len(rows))
         # the reference sees exactly the (possibly bf16-rounded) values the kernel sees
         ref_in = {k: (v.to(dtype).float() if (v is not None and k in ("u", "delta", "B", "C", "z")) else v)

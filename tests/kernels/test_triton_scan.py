@@ -92,3 +92,41 @@ def test_triton_official_fixtures(fixtures_dir, case):
         for name, want in data["grads_of_out_sum"].items():
             if want is not None:
                 torch.testing.assert_close(inputs[name].grad, want, rtol=1e-3, atol=1e-3, msg=lambda m, n=name: f"{n}: {m}")
+
+
+def test_tile_overrides_change_tiles_not_results(monkeypatch):
+    """kernels/tune.py sweeps tile shapes through TILE_OVERRIDES: every shape must compute the same function."""
+    from visionssm.kernels import triton_scan
+
+    inputs = make_inputs(1, 8, 21, 2, 2)
+    want = run(inputs, "ref")
+    for tiles in [(1, 4, 1), (4, 16, 2, 2), (2, 8, 4)]:
+        monkeypatch.setattr(triton_scan, "TILE_OVERRIDES", {"fwd": tiles, "bwd": tiles})
+        geo = triton_scan._Geometry(inputs["u"], inputs["A"], inputs["B"], inputs["C"])
+        assert geo.bl == tiles[1] and geo.launch("fwd")[0] == tiles[0]
+        assert_match(run(inputs, "triton"), want)
+    monkeypatch.setattr(triton_scan, "TILE_OVERRIDES", {"fwd": (1, 4, 1), "bwd": (1, 8, 1)})
+    with pytest.raises(ValueError, match="share BL"):
+        triton_scan._Geometry(inputs["u"], inputs["A"], inputs["B"], inputs["C"])
+
+
+def test_cuda_tile_heuristic():
+    """GPU tiles: training and many programs use BL = 256 for both kernels; a small inference call uses 512."""
+    from visionssm.kernels.triton_scan import _cuda_tiles
+
+    train = _cuda_tiles(2, 384, 3136, 1, 96, training=True)
+    assert train["fwd"][1] == train["bwd"][1] == 256
+    assert _cuda_tiles(2, 384, 3136, 1, 96, training=False)["fwd"][:2] == (2, 512)
+    assert _cuda_tiles(8, 768, 3136, 1, 192, training=False)["fwd"][:2] == (2, 256)
+    n16 = _cuda_tiles(8, 384, 3136, 16, 96)
+    assert n16["fwd"][1] == n16["bwd"][1] and n16["fwd"][0] * 16 * n16["fwd"][1] <= 2048
+
+
+def test_cuda_check_script_runs_under_interpreter():
+    """The correctness half of kernels/tune.py (run on GPUs) at interpreter size: its own code path, on CPU."""
+    from visionssm.kernels import tune
+
+    rows = tune.check(torch.device("cpu"), {torch.float32: 1e-4}, {torch.float32: 1e-5},
+                      cases=[(1, 8, 12, 2, 2, True, True), (1, 4, 9, 3, None, False, False)])
+    assert [r["ok"] for r in rows] == [True, True]
+    assert {"out_no_grad", "grad_A", "grad_z"} <= set(rows[0]["errs"]) and "grad_z" not in rows[1]["errs"]
