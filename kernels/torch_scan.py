@@ -15,16 +15,25 @@ Why this formulation (CPU numbers, CPU time with one thread, in kernels/BENCHMAR
   sum exceeds that (strong decays) are found on every call and redone with the pairwise reduction, which
   only multiplies decays and never divides. The rounding error of the cumulative sum, rescaled by
   ``e^{c_t}``, matches the sequential loop's, so L = 3136 and beyond stays at float32 accuracy.
-* Backward recomputes the states per channel block (nothing of size N·L is kept between passes) and
+* Backward recomputes the states per channel block (nothing of size N·L is kept between passes; N = 1, below,
+  keeps its L-sized forward results instead) and
   runs the adjoint ``g_t = a_{t+1}·g_{t+1} + C_t·dy_t`` with the mirrored chunk formula (a reversed
   cumulative sum), reusing the forward's ``e^{c}``. Blocks never straddle a B/C group, so group gradient
   sums are deterministic reshape-sums.
+* N = 1 training keeps Δ, the states and the in-chunk decays from the forward (three tensors of u's size,
+  written in place, no copy pass) so the backward skips the forward recompute: fwd+bwd ~25% faster. N > 1
+  recomputes (keeping would cost N times more memory). Backward temporaries use reused buffers, and the
+  in-chunk reverse cumulative sum is one small matrix product (6x faster than flip → cumsum → flip).
+* softplus is computed from exp2/log2 when that is faster on the machine (timed once per process): torch's
+  CPU softplus runs log1p through scalar libm on some builds (10 ns per element measured, 7x slower).
 * Forward constant factors (2026-11-23, BENCHMARKS.md): log-decays in base 2 so each decay is one ``exp2``
   (4x cheaper than ``exp`` in torch on CPU), per-call workspace buffers reused by every block (no fresh
   multi-MB tensors to page-fault), y written straight into the output for N = 1, and a doubling scan for
   the chunk carries (half the Python overhead of the pairwise one on ~200 elements): forward 1.2-1.35x.
 """
 import math
+import os
+import time
 from typing import Optional
 
 import torch
@@ -48,13 +57,66 @@ class _Workspace:
 
     def __init__(self, device):
         self.device, self.bufs = device, {}
+        self.pinned = {}  # name -> tensor to use once instead of the buffer (results the caller keeps)
 
     def get(self, name: str, shape) -> torch.Tensor:
+        if name in self.pinned:
+            return self.pinned.pop(name).view(shape)
         numel = math.prod(shape)
         buf = self.bufs.get(name)
         if buf is None or buf.numel() < numel:
             buf = self.bufs[name] = torch.empty(numel, dtype=torch.float32, device=self.device)
         return buf[:numel].view(shape)
+
+
+LN2 = math.log(2.0)
+
+
+def _softplus_log2(x: torch.Tensor, ws: _Workspace, out: torch.Tensor) -> torch.Tensor:
+    """softplus(x) = max(x, 0) + log1p(e^{-|x|}) from exp2 and log2 only, into ``out``.
+
+    log1p(t) = ln(u) + (t - (u - 1)) / u with u = fl(1 + t): the second term restores what rounding 1 + t lost
+    (exact when u rounds to 1). Some torch CPU builds run log1p (hence softplus) through scalar libm: 10 ns per
+    element measured on one 2-core AMD EPYC VM, where this version took 1.7 ns (7x). Max relative error vs float64:
+    4e-7 for |x| ≤ 5, growing to 2e-6 at x = -40 (the rounding of -|x|·log2 e inside exp2).
+    """
+    t = torch.abs(x, out=ws.get("sp_t", x.shape)).mul_(-LOG2E).exp2_()
+    u = torch.add(t, 1.0, out=ws.get("sp_u", x.shape))
+    log_u = torch.log2(u, out=ws.get("sp_l", x.shape))
+    t.sub_(torch.sub(u, 1.0, out=ws.get("sp_d", x.shape))).div_(u)
+    torch.clamp(x, min=0, out=out)
+    return out.add_(log_u, alpha=LN2).add_(t)
+
+
+def _softplus_torch(x: torch.Tensor, ws: _Workspace, out: torch.Tensor) -> torch.Tensor:
+    return torch._C._nn.softplus(x, 1, 20, out=out)
+
+
+_SOFTPLUS = {"torch": _softplus_torch, "log2": _softplus_log2}
+_softplus_choice: Optional[str] = None
+
+
+def _softplus(x: torch.Tensor, ws: _Workspace, out: torch.Tensor) -> torch.Tensor:
+    """The faster of torch's softplus and ``_softplus_log2`` on this machine, timed once per process on a
+    64K-element sample (``VISIONSSM_SOFTPLUS=torch|log2`` forces one). Both agree to ~1e-6 relative."""
+    global _softplus_choice
+    if _softplus_choice is None:
+        _softplus_choice = os.environ.get("VISIONSSM_SOFTPLUS") or _time_softplus(x.device)
+        if _softplus_choice not in _SOFTPLUS:
+            raise ValueError(f"VISIONSSM_SOFTPLUS={_softplus_choice!r}: choose one of {sorted(_SOFTPLUS)}")
+    return _SOFTPLUS[_softplus_choice](x, ws, out)
+
+
+def _time_softplus(device) -> str:
+    sample = torch.linspace(-8.0, 8.0, 1 << 16, device=device)
+    ws, out, best = _Workspace(device), torch.empty_like(sample), {}
+    for name, fn in _SOFTPLUS.items():
+        fn(sample, ws, out)
+        t0 = time.perf_counter()
+        for _ in range(3):
+            fn(sample, ws, out)
+        best[name] = time.perf_counter() - t0
+    return min(best, key=best.get)
 
 
 def _scan(a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -151,7 +213,10 @@ def _chunk_scan(la: torch.Tensor, x: torch.Tensor, nonpos: bool, ws: Optional[_W
     h = torch.div(x.reshape(shape), e, out=ws.get("h", shape)) if ws is not None else torch.div(x.reshape(shape), e)
     h = h.cumsum_(-1).mul_(e)
     if bad is not None:  # local states of the strong-decay chunks: products of decays only
-        h.view(-1, chunk)[bad] = _scan(la.reshape(-1, chunk)[bad].exp2(), x.reshape(-1, chunk)[bad])
+        # h may be a batch-strided view of a kept tensor: index it as (batch, rows, chunk)
+        rows = h.view(h.shape[0], -1, chunk)
+        rows[bad // rows.shape[1], bad % rows.shape[1]] = _scan(la.reshape(-1, chunk)[bad].exp2(),
+                                                               x.reshape(-1, chunk)[bad])
     if shape[-2] > 1:  # carry chunk-end states: H_k = E_k·H_{k-1} + h_k,end with E_k the chunk's total decay
         carry = _scan_doubling(e[..., -1], h[..., -1])
         h[..., 1:, :].addcmul_(e[..., 1:, :], carry[..., :-1, None])
@@ -159,17 +224,38 @@ def _chunk_scan(la: torch.Tensor, x: torch.Tensor, nonpos: bool, ws: Optional[_W
     return (h[..., :length] if pad else h), (e, la, bad, pad)
 
 
-def _chunk_scan_reverse(aux, q: torch.Tensor) -> torch.Tensor:
+_SUFFIX = {}
+
+
+def _suffix_sum(x: torch.Tensor, out: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``Σ_{s≥t} x_s`` along the last (short, chunk-sized) dim as one matrix product with a lower-triangular
+    ones matrix: 6x faster on CPU than ``flip → cumsum → flip`` (two copies), and it can write into ``out``."""
+    chunk = x.shape[-1]
+    key = (chunk, x.device, x.dtype)
+    tri = _SUFFIX.get(key)
+    if tri is None:
+        tri = _SUFFIX[key] = torch.ones(chunk, chunk, device=x.device, dtype=x.dtype).tril_()
+    flat = x.reshape(-1, chunk)
+    res = torch.mm(flat, tri, out=out.view(-1, chunk)) if out is not None else torch.mm(flat, tri)
+    return res.view(x.shape)
+
+
+def _chunk_scan_reverse(aux, q: torch.Tensor, ws: Optional[_Workspace] = None) -> torch.Tensor:
     """Adjoint of ``_chunk_scan``: ``g_t = 2^{la_{t+1}}·g_{t+1} + q_t``, i.e. in chunk
     ``g_t = e_t^{-1}·Σ_{s≥t} e_s·q_s`` plus the carry from the chunks to the right."""
     e, la, bad, pad = aux
     length, chunk = q.shape[-1], e.shape[-1]
     if pad:
         q = F.pad(q, (0, pad))
-    r = torch.mul(e, q.reshape(e.shape)).flip(-1).cumsum_(-1).flip(-1)
+    if ws is not None:
+        eq = torch.mul(e, q.reshape(e.shape), out=ws.get("eq", e.shape))
+        r = _suffix_sum(eq, out=ws.get("r", e.shape))
+    else:
+        r = _suffix_sum(torch.mul(e, q.reshape(e.shape)))
     carry = None
     if e.shape[-2] > 1:  # Y_k = S_k + E_k·Y_{k+1}: adjoint mass entering chunk k-1 from the right
-        carry = _scan_reverse(e[..., -1].contiguous(), r[..., 0].contiguous())
+        # reverse carry scan as the forward doubling scan on flipped (L/16-element) sequences: fewer ops
+        carry = _scan_doubling(e[..., -1].flip(-1), r[..., 0].flip(-1)).flip(-1)
         carry = F.pad(carry[..., 1:], (0, 1))  # Y_{k+1}, zero after the last chunk
         r.addcmul_(e[..., -1:], carry[..., None])
     g = r.div_(e)
@@ -192,11 +278,11 @@ def _scan_fwd(la: torch.Tensor, x: torch.Tensor, nonpos: bool, ws: Optional[_Wor
     return _chunk_scan(la, x, nonpos, ws)
 
 
-def _scan_bwd(aux, q: torch.Tensor) -> torch.Tensor:
+def _scan_bwd(aux, q: torch.Tensor, ws: Optional[_Workspace] = None) -> torch.Tensor:
     """Adjoint recurrence ``g_t = 2^{la_{t+1}}·g_{t+1} + q_t`` for the ``aux`` of ``_scan_fwd``."""
     if len(aux) == 1:
         return _scan_reverse(F.pad(aux[0][..., 1:], (0, 1), value=1.0), q)
-    return _chunk_scan_reverse(aux, q)
+    return _chunk_scan_reverse(aux, q, ws)
 
 
 def _sum_state(t: torch.Tensor) -> torch.Tensor:
@@ -248,7 +334,7 @@ class _Prep:
             out = out.repeat_interleave(ng // (g1 - g0), dim=1)
         return out[:, :, None]
 
-    def block(self, d0, d1, ws: Optional[_Workspace] = None):
+    def block(self, d0, d1, ws: Optional[_Workspace] = None, dt_saved: Optional[torch.Tensor] = None):
         b, n = self.batch, self.state
         size = d1 - d0
         cblk = min(size, self.cpg)
@@ -262,8 +348,10 @@ class _Prep:
         if self.bias is not None:
             bias = self.bias[d0:d1].float().reshape(1, ng, cblk, 1, 1)
             pre = torch.add(pre, bias, out=ws.get("pre", pre.shape)) if ws is not None else pre + bias
-        if self.softplus:
-            dt = torch._C._nn.softplus(pre, 1, 20, out=ws.get("dt", pre.shape)) if ws is not None else F.softplus(pre)
+        if dt_saved is not None:
+            dt = dt_saved[:, d0:d1].reshape(pre.shape)
+        elif self.softplus:
+            dt = _softplus(pre, ws, ws.get("dt", pre.shape)) if ws is not None else F.softplus(pre)
         else:
             dt = pre
         A = self.A[d0:d1].float().reshape(ng, cblk, n, 1)
@@ -282,8 +370,9 @@ def _accumulate_group(dst: torch.Tensor, part: torch.Tensor, cpg: int, d0: int, 
     dst[:, g0:g1] += part.reshape(part.shape[0], g1 - g0, -1, *part.shape[2:]).sum(2)
 
 
-def _forward_block(p: _Prep, d0: int, d1: int, ws: Optional[_Workspace] = None):
-    u, pre, dt, A, B, C, ng, cblk = p.block(d0, d1, ws)
+def _forward_block(p: _Prep, d0: int, d1: int, ws: Optional[_Workspace] = None,
+                   dt_saved: Optional[torch.Tensor] = None):
+    u, pre, dt, A, B, C, ng, cblk = p.block(d0, d1, ws, dt_saved)
     state_shape = dt.shape[:3] + (p.state, p.length)
     if ws is None:
         w = dt * u  # (b, ng, cblk, 1, L)
@@ -295,6 +384,54 @@ def _forward_block(p: _Prep, d0: int, d1: int, ws: Optional[_Workspace] = None):
         la = torch.mul(dt, A * LOG2E, out=ws.get("la", state_shape))
     h, aux = _scan_fwd(la, x, p.nonpos, ws)  # base-2 log-decays
     return h, (u, pre, dt, A, B, C, ng, cblk, w, x, aux)
+
+
+KEEP_FORWARD_N1 = "all"  # "delta": keep Δ only; "none": recompute everything (for comparison)
+
+
+class _Kept:
+    """What the N = 1 forward keeps for the backward: Δ, the states h and the in-chunk decays e = 2^{cumsum}
+    (padded to whole chunks), each (batch, D, L); plus, per block, the strong-decay chunks' indices."""
+
+    def __init__(self, b: int, channels: int, length: int, device):
+        chunk = _chunk_len(length)
+        self.padded = length + (-length) % chunk
+        self.chunk = chunk
+        self.all = KEEP_FORWARD_N1 == "all"
+        self.dt = torch.empty(b, channels, length, device=device)
+        if self.all:
+            self.h = torch.empty(b, channels, length, device=device)
+            self.e = torch.empty(b, channels, self.padded, device=device)
+        self.bad = {}
+
+    def pin(self, ws: _Workspace, d0: int, d1: int):
+        """Let the next block's forward write Δ, h and e straight into the kept tensors (no copy pass)."""
+        ws.pinned = {"dt": self.dt[:, d0:d1]}
+        if self.all and self.padded == self.h.shape[-1]:
+            ws.pinned.update(h=self.h[:, d0:d1], c=self.e[:, d0:d1])
+
+    def store(self, d0: int, d1: int, h, dt, aux):
+        b, sz = h.shape[0], d1 - d0
+        e, _, bad, _ = aux
+        for kept, got in ((self.dt, dt), (self.h, h), (self.e, e)) if self.all else ((self.dt, dt),):
+            if got.data_ptr() != kept[:, d0:d1].data_ptr():  # not written in place (padded L, or no softplus)
+                kept[:, d0:d1] = got.reshape(b, sz, -1)
+        self.bad[d0] = bad
+
+    def block(self, p: "_Prep", d0: int, d1: int, ws: _Workspace):
+        """``_forward_block``'s results for one block, rebuilt from what was kept (two multiplies, no scan)."""
+        if not self.all:
+            return _forward_block(p, d0, d1, ws, self.dt)
+        u, pre, dt, A, B, C, ng, cblk = p.block(d0, d1, ws, dt_saved=self.dt)
+        h = self.h[:, d0:d1].reshape(dt.shape)
+        w = torch.mul(dt, u, out=ws.get("w", dt.shape))
+        x = torch.mul(w, B, out=ws.get("x", dt.shape))
+        e = self.e[:, d0:d1].reshape(dt.shape[:-1] + (self.padded // self.chunk, self.chunk))
+        bad, pad = self.bad[d0], self.padded - p.length
+        la = None
+        if bad is not None:  # only the strong-decay chunks' pairwise redo reads the log-decays
+            la = F.pad(dt * (A * LOG2E), (0, pad)).reshape(e.shape)
+        return h, (u, pre, dt, A, B, C, ng, cblk, w, x, (e, la, bad, pad))
 
 
 class _SelectiveScanFn(torch.autograd.Function):
@@ -309,8 +446,18 @@ class _SelectiveScanFn(torch.autograd.Function):
             out = torch.empty(b, ch, L, device=dev, dtype=out_dtype)
         last = torch.empty(b, ch, n, device=dev, dtype=torch.float32)
         ws = _Workspace(dev)
+        # N = 1 training: keep Δ, the states and the in-chunk decays (3 tensors of u's size) so the backward
+        # skips recomputing the forward, ~30% of fwd+bwd; for N > 1 they would be N times larger: recompute.
+        keep = (n == 1 and C is not None and PRIMITIVE == "chunk" and any(ctx.needs_input_grad)
+                and KEEP_FORWARD_N1 != "none")
+        kept = _Kept(b, ch, L, dev) if keep else None
         for d0, d1 in p.blocks():
-            h, (u_f, _, _, _, _, C_f, ng, cblk, _, _, _) = _forward_block(p, d0, d1, ws)
+            if kept is not None:
+                kept.pin(ws, d0, d1)
+            h, (u_f, _, dt_f, _, _, C_f, ng, cblk, _, _, aux) = _forward_block(p, d0, d1, ws)
+            if kept is not None:
+                ws.pinned = {}
+                kept.store(d0, d1, h, dt_f, aux)
             last[:, d0:d1] = h[..., -1].reshape(b, d1 - d0, n)
             if C is None:
                 out[:, d0:d1] = h.reshape(b, d1 - d0, n, L)
@@ -327,6 +474,7 @@ class _SelectiveScanFn(torch.autograd.Function):
             if not direct:
                 out[:, d0:d1] = y.reshape(b, d1 - d0, L)
         ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias)
+        ctx.kept = kept
         ctx.delta_softplus = delta_softplus
         ctx.set_materialize_grads(False)
         return out, last
@@ -349,11 +497,16 @@ class _SelectiveScanFn(torch.autograd.Function):
         if dout is None:
             dout = torch.zeros((b, ch, n, L) if C is None else (b, ch, L), dtype=f32, device=u.device)
         ws = _Workspace(u.device)
+        kept, ctx.kept = ctx.kept, None
         for d0, d1 in p.blocks():
-            h, (u_f, pre, dt, A_f, B_f, C_f, ng, cblk, w, x, aux) = _forward_block(p, d0, d1, ws)
+            if kept is not None:
+                h, (u_f, pre, dt, A_f, B_f, C_f, ng, cblk, w, x, aux) = kept.block(p, d0, d1, ws)
+            else:
+                h, (u_f, pre, dt, A_f, B_f, C_f, ng, cblk, w, x, aux) = _forward_block(p, d0, d1, ws)
             sz = d1 - d0
+            states = (b, ng, cblk, n, L)
             if C is None:
-                q = dout[:, d0:d1].float().reshape(b, ng, cblk, n, L)
+                q = dout[:, d0:d1].float().reshape(states)
                 dy = None
             else:
                 dy = dout[:, d0:d1].float().reshape(b, ng, cblk, 1, L)
@@ -366,27 +519,30 @@ class _SelectiveScanFn(torch.autograd.Function):
                     dsilu = torch.mul(zf, sig)  # silu(z); silu'(z) = sig·(1 + z·(1 - sig)) = sig + silu(z)·(1 - sig)
                     dz[:, d0:d1] = (dy * y).mul_(torch.addcmul(sig, dsilu, 1 - sig)).reshape(b, sz, L)
                     dy = dy * dsilu
-                q = C_f * dy
+                # temporaries go to reused workspace buffers: fresh multi-MB tensors page-fault on first touch
+                q = torch.mul(C_f, dy, out=ws.get("q", states))
                 if D is not None:
-                    dD[d0:d1] = (dy * u_f).sum((0, 3, 4)).reshape(sz)
+                    dD[d0:d1] = torch.mul(dy, u_f, out=ws.get("tmp1", dy.shape)).sum((0, 3, 4)).reshape(sz)
             if dlast is not None:
                 q = q.clone() if C is None else q
                 q[..., -1] += dlast[:, d0:d1].float().reshape(b, ng, cblk, n)
-            g = _scan_bwd(aux, q)  # adjoint state (b, ng, cblk, N, L)
+            g = _scan_bwd(aux, q, ws)  # adjoint state (b, ng, cblk, N, L)
             if dC is not None:
-                _accumulate_group(dC, (h * dy).sum(2), p.cpg_c, d0, d1)
-            _accumulate_group(dB, (g * w).sum(2), p.cpg_b, d0, d1)
-            gB = _sum_state(g * B_f)
-            du_blk = gB * dt
+                _accumulate_group(dC, torch.mul(h, dy, out=ws.get("tmpN", states)).sum(2), p.cpg_c, d0, d1)
+            _accumulate_group(dB, torch.mul(g, w, out=ws.get("tmpN", states)).sum(2), p.cpg_b, d0, d1)
+            if n == 1:
+                gB = torch.mul(g, B_f, out=ws.get("gB", states))
+            else:
+                gB = torch.mul(g, B_f, out=ws.get("tmpN", states)).sum(3, keepdim=True)
+            du_blk = torch.mul(gB, dt, out=du[:, d0:d1].view(b, ng, cblk, 1, L))  # written in place
             if dD is not None:
                 du_blk.addcmul_(dy, D[d0:d1].float().reshape(1, ng, cblk, 1, 1))
-            du[:, d0:d1] = du_blk.reshape(b, sz, L)
             dla = g.mul_(h.sub_(x))  # d/d(Δ·A) = g_t · a_t · h_{t-1}; g and h are not needed after this
-            dA[d0:d1] = (dla * dt).sum((0, 4)).reshape(sz, n)
-            ddt = gB.mul_(u_f).add_(_sum_state(dla.mul_(A_f)))
+            dA[d0:d1] = torch.mul(dla, dt, out=ws.get("tmpN", states)).sum((0, 4)).reshape(sz, n)
+            ddt = torch.mul(gB, u_f, out=ddelta[:, d0:d1].view(b, ng, cblk, 1, L))
+            ddt.add_(_sum_state(dla.mul_(A_f)))
             if ctx.delta_softplus:
-                ddt.mul_(torch.sigmoid(pre))
-            ddelta[:, d0:d1] = ddt.reshape(b, sz, L)
+                ddt.mul_(torch.sigmoid(pre, out=ws.get("sig", pre.shape)))
             if dbias is not None:
                 dbias[d0:d1] = ddt.sum((0, 3, 4)).reshape(sz)
         return (du.to(u.dtype), ddelta.to(delta.dtype), dA, dB.to(B.dtype),

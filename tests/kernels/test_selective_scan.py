@@ -190,3 +190,47 @@ def test_torch_strong_and_growing_decays(length):
     inputs["delta"] = inputs["delta"] * 0.05  # Δ in about ±0.1 without softplus: la of both signs
     inputs["delta_bias"] = None
     assert_match(run(inputs, "torch", delta_softplus=False), run(inputs, "ref", delta_softplus=False))
+
+
+@pytest.mark.parametrize("length", [300, 67])  # 300: no padding, Δ/h/e written in place; 67: padded, copied
+def test_torch_kept_forward_matches_recompute(monkeypatch, length):
+    """N = 1 training keeps Δ, h and e from the forward (written straight into batch-strided kept tensors);
+    the backward from them equals the recomputing backward and ref, strong-decay chunks included."""
+    import visionssm.kernels.torch_scan as ts
+
+    inputs = make_inputs(2, 8, length, 1, 2)
+    inputs["A"] = torch.tensor([[-60.0], [-0.01], [-1.0], [-8.0]]).repeat(2, 1)  # some chunks take the redo
+    results = {}
+    for keep in ("all", "delta", "none"):
+        monkeypatch.setattr(ts, "KEEP_FORWARD_N1", keep)
+        results[keep] = run(inputs, "torch")
+    assert_match(results["all"], results["none"], rtol=1e-6, atol=1e-6, grad_rtol=1e-5, grad_atol=1e-5)
+    assert_match(results["delta"], results["none"], rtol=1e-6, atol=1e-6, grad_rtol=1e-5, grad_atol=1e-5)
+    assert_match(results["all"], run(inputs, "ref"))
+
+
+def test_softplus_log2_accuracy():
+    """The exp2/log2 softplus used where torch's is slow stays within ~1e-6 of float64 over Δ's useful range."""
+    import torch.nn.functional as F
+
+    import visionssm.kernels.torch_scan as ts
+
+    x = torch.cat([torch.linspace(-20.0, 20.0, 40001), torch.tensor([0.0, 1e-8, -1e-8, 30.0, -30.0])])
+    got = ts._softplus_log2(x, ts._Workspace(x.device), torch.empty_like(x)).double()
+    want = F.softplus(x.double())
+    assert ((got - want).abs() / want).max() < 2e-6
+
+
+def test_softplus_choice_env(monkeypatch):
+    import visionssm.kernels.torch_scan as ts
+
+    monkeypatch.setattr(ts, "_softplus_choice", None)
+    monkeypatch.setenv("VISIONSSM_SOFTPLUS", "fast")
+    x = torch.randn(8)
+    with pytest.raises(ValueError, match="VISIONSSM_SOFTPLUS='fast'.*log2"):
+        ts._softplus(x, ts._Workspace(x.device), torch.empty_like(x))
+    monkeypatch.setattr(ts, "_softplus_choice", None)
+    monkeypatch.setenv("VISIONSSM_SOFTPLUS", "torch")
+    torch.testing.assert_close(ts._softplus(x, ts._Workspace(x.device), torch.empty_like(x)),
+                               torch.nn.functional.softplus(x))
+    assert ts._softplus_choice == "torch"
