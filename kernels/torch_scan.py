@@ -436,7 +436,7 @@ class _Kept:
 
 class _SelectiveScanFn(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus, out_dtype):
+    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus, out_dtype, training):
         p = _Prep(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
         b, ch, n, L = p.batch, p.channels, p.state, p.length
         dev = u.device
@@ -448,8 +448,7 @@ class _SelectiveScanFn(torch.autograd.Function):
         ws = _Workspace(dev)
         # N = 1 training: keep Δ, the states and the in-chunk decays (3 tensors of u's size) so the backward
         # skips recomputing the forward, ~30% of fwd+bwd; for N > 1 they would be N times larger: recompute.
-        keep = (n == 1 and C is not None and PRIMITIVE == "chunk" and any(ctx.needs_input_grad)
-                and KEEP_FORWARD_N1 != "none")
+        keep = n == 1 and C is not None and PRIMITIVE == "chunk" and training and KEEP_FORWARD_N1 != "none"
         kept = _Kept(b, ch, L, dev) if keep else None
         for d0, d1 in p.blocks():
             if kept is not None:
@@ -549,7 +548,13 @@ class _SelectiveScanFn(torch.autograd.Function):
                 dC.to(C.dtype) if dC is not None else None,
                 dD.to(D.dtype) if dD is not None else None,
                 dz.to(z.dtype) if dz is not None else None,
-                dbias.to(delta_bias.dtype) if dbias is not None else None, None, None)
+                dbias.to(delta_bias.dtype) if dbias is not None else None, None, None, None)
+
+
+def will_backward(*tensors) -> bool:
+    """Whether autograd will record this call. Inside ``Function.forward`` ``ctx.needs_input_grad`` reads the
+    inputs' ``requires_grad`` even under ``torch.no_grad()``, so the grad mode is checked here, outside."""
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
 
 def selective_scan_torch(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
@@ -560,5 +565,6 @@ def selective_scan_torch(u, delta, A, B, C, D=None, z=None, delta_bias=None, del
     (batch, D, N) when ``return_last_state``. ``C=None`` returns the states (batch, D, N, L).
     """
     out_dtype = out_dtype or u.dtype
-    out, last = _SelectiveScanFn.apply(u, delta, A, B, C, D, z, delta_bias, bool(delta_softplus), out_dtype)
+    out, last = _SelectiveScanFn.apply(u, delta, A, B, C, D, z, delta_bias, bool(delta_softplus), out_dtype,
+                                       will_backward(u, delta, A, B, C, D, z, delta_bias))
     return (out, last) if return_last_state else out

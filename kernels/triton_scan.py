@@ -17,6 +17,8 @@ from typing import Dict, Optional, Tuple
 
 import torch
 
+from .torch_scan import will_backward
+
 try:  # imported lazily by selective_scan(backend="triton"); the package itself never needs triton
     import triton
     import triton.language as tl
@@ -340,8 +342,7 @@ def scan_backward(saved, geo: "_Geometry", delta_softplus: bool, dout, dlast):
 
 class _TritonScanFn(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus, out_dtype):
-        training = any(ctx.needs_input_grad)
+    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus, out_dtype, training):
         out, last, saved, geo = scan_forward(u, delta, A, B, C, D, z, delta_bias, bool(delta_softplus), out_dtype,
                                              training)
         ctx.save_for_backward(*saved)
@@ -360,12 +361,13 @@ class _TritonScanFn(torch.autograd.Function):
             dC = (dC[:, 0] if ctx.c3 else dC).to(Cc.dtype)
         return (du.to(uc.dtype), ddl.to(dc.dtype), dA, dB, dC, dD.to(D.dtype) if dD is not None else None,
                 dz.to(zc.dtype) if dz is not None else None,
-                dbias.to(delta_bias.dtype) if dbias is not None else None, None, None)
+                dbias.to(delta_bias.dtype) if dbias is not None else None, None, None, None)
 
 
 def selective_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
                           return_last_state=False, out_dtype=None):
     """Triton selective scan (CUDA, or CPU tensors under ``TRITON_INTERPRET=1``); semantics of ``ref.py``."""
     out_dtype = out_dtype or u.dtype
-    out, last = _TritonScanFn.apply(u, delta, A, B, C, D, z, delta_bias, bool(delta_softplus), out_dtype)
+    out, last = _TritonScanFn.apply(u, delta, A, B, C, D, z, delta_bias, bool(delta_softplus), out_dtype,
+                                    will_backward(u, delta, A, B, C, D, z, delta_bias))
     return (out, last) if return_last_state else out

@@ -234,3 +234,20 @@ def test_softplus_choice_env(monkeypatch):
     torch.testing.assert_close(ts._softplus(x, ts._Workspace(x.device), torch.empty_like(x)),
                                torch.nn.functional.softplus(x))
     assert ts._softplus_choice == "torch"
+
+
+def test_torch_inference_keeps_nothing(monkeypatch):
+    """Under no_grad nothing is kept for a backward, although the inputs (parameters) require grad:
+    ``ctx.needs_input_grad`` cannot tell, so the grad mode is read before the autograd Function runs."""
+    import visionssm.kernels.torch_scan as ts
+
+    built = []
+    real = ts._Kept
+    monkeypatch.setattr(ts, "_Kept", lambda *a: built.append(a) or real(*a))
+    inputs = {k: (v.requires_grad_() if v is not None else None) for k, v in make_inputs(1, 8, 40, 1, 2).items()}
+    args = [inputs[k] for k in GRAD_NAMES]
+    with torch.no_grad():
+        selective_scan(*args, delta_softplus=True, backend="torch")
+    assert built == []
+    selective_scan(*args, delta_softplus=True, backend="torch").sum().backward()
+    assert len(built) == 1
