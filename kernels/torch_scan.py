@@ -93,23 +93,25 @@ def _softplus_torch(x: torch.Tensor, ws: _Workspace, out: torch.Tensor) -> torch
 
 
 _SOFTPLUS = {"torch": _softplus_torch, "log2": _softplus_log2}
-_softplus_choice: Optional[str] = None
+_softplus_choice: Optional[str] = None  # for CPU tensors; other devices use torch's (one fused kernel)
 
 
 def _softplus(x: torch.Tensor, ws: _Workspace, out: torch.Tensor) -> torch.Tensor:
-    """The faster of torch's softplus and ``_softplus_log2`` on this machine, timed once per process on a
+    """On CPU the faster of torch's softplus and ``_softplus_log2`` on this machine, timed once per process on a
     64K-element sample (``VISIONSSM_SOFTPLUS=torch|log2`` forces one). Both agree to ~1e-6 relative."""
     global _softplus_choice
+    if x.device.type != "cpu":
+        return _softplus_torch(x, ws, out)
     if _softplus_choice is None:
-        _softplus_choice = os.environ.get("VISIONSSM_SOFTPLUS") or _time_softplus(x.device)
+        _softplus_choice = os.environ.get("VISIONSSM_SOFTPLUS") or _time_softplus()
         if _softplus_choice not in _SOFTPLUS:
             raise ValueError(f"VISIONSSM_SOFTPLUS={_softplus_choice!r}: choose one of {sorted(_SOFTPLUS)}")
     return _SOFTPLUS[_softplus_choice](x, ws, out)
 
 
-def _time_softplus(device) -> str:
-    sample = torch.linspace(-8.0, 8.0, 1 << 16, device=device)
-    ws, out, best = _Workspace(device), torch.empty_like(sample), {}
+def _time_softplus() -> str:
+    sample = torch.linspace(-8.0, 8.0, 1 << 16)
+    ws, out, best = _Workspace(sample.device), torch.empty_like(sample), {}
     for name, fn in _SOFTPLUS.items():
         fn(sample, ws, out)
         t0 = time.perf_counter()
