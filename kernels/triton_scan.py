@@ -52,11 +52,33 @@ if triton is not None:
         return tl.where(m2, dt, 0.0), pre
 
     @triton.jit
+    def _fwd_loads(u_ptr, dl_ptr, b_base, c_base, z_ptr, row, dmask, n, nmask, r, it, L,
+                   BD: tl.constexpr, NP: tl.constexpr, BL: tl.constexpr, HAS_C: tl.constexpr, HAS_Z: tl.constexpr):
+        """One token tile's inputs as float32: u, raw δ, B, C, z (zeros past L and for absent inputs)."""
+        l = it * BL + r
+        lmask = l < L
+        m2 = dmask[:, None] & lmask[None, :]
+        off = row[:, None] * L + l[None, :]
+        nl_mask = nmask[:, None] & lmask[None, :]
+        u = tl.load(u_ptr + off, mask=m2, other=0.0).to(tl.float32)
+        dl = tl.load(dl_ptr + off, mask=m2, other=0.0).to(tl.float32)
+        Bt = tl.load(b_base + n[:, None] * L + l[None, :], mask=nl_mask, other=0.0).to(tl.float32)
+        if HAS_C:
+            Ct = tl.load(c_base + n[:, None] * L + l[None, :], mask=nl_mask, other=0.0).to(tl.float32)
+        else:
+            Ct = tl.zeros([NP, BL], tl.float32)
+        if HAS_Z:
+            zz = tl.load(z_ptr + off, mask=m2, other=0.0).to(tl.float32)
+        else:
+            zz = tl.zeros([BD, BL], tl.float32)
+        return u, dl, Bt, Ct, zz
+
+    @triton.jit
     def _fwd_kernel(u_ptr, dl_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, out_ptr, last_ptr, ckpt_ptr,
                     L, DIM, GB, GC, cpg_b, cpg_c, cpg_t, n_ct, n_lt,
                     N: tl.constexpr, NP: tl.constexpr, BD: tl.constexpr, BL: tl.constexpr,
                     HAS_C: tl.constexpr, HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr,
-                    SOFTPLUS: tl.constexpr):
+                    SOFTPLUS: tl.constexpr, PREFETCH: tl.constexpr):
         pid_b = tl.program_id(0)
         pid_c = tl.program_id(1)
         tg = pid_c // n_ct
@@ -75,15 +97,28 @@ if triton is not None:
         c_base = C_ptr + (pid_b * GC + d0 // cpg_c) * N * L
         r = tl.arange(0, BL)
         carry = tl.zeros([BD, NP], tl.float32)
+        # PREFETCH: each iteration issues the next tile's loads before its own maths, so they are in flight
+        # while the scan runs (the loop is otherwise latency-bound when there are few programs)
+        u_nx, dl_nx, B_nx, C_nx, z_nx = _fwd_loads(u_ptr, dl_ptr, b_base, c_base, z_ptr, row, dmask, n, nmask, r, 0,
+                                                   L, BD, NP, BL, HAS_C, HAS_Z)
         for it in range(n_lt):
             l = it * BL + r
             lmask = l < L
             m2 = dmask[:, None] & lmask[None, :]
             off = row[:, None] * L + l[None, :]
-            u = tl.load(u_ptr + off, mask=m2, other=0.0).to(tl.float32)
-            dt, pre = _delta(dl_ptr, bias, off, m2, HAS_BIAS, SOFTPLUS)
-            nl_mask = nmask[:, None] & lmask[None, :]
-            Bt = tl.load(b_base + n[:, None] * L + l[None, :], mask=nl_mask, other=0.0).to(tl.float32)
+            if PREFETCH:
+                u, pre, Bt, Ct, zz = u_nx, dl_nx, B_nx, C_nx, z_nx
+                u_nx, dl_nx, B_nx, C_nx, z_nx = _fwd_loads(u_ptr, dl_ptr, b_base, c_base, z_ptr, row, dmask, n, nmask,
+                                                           r, it + 1, L, BD, NP, BL, HAS_C, HAS_Z)
+            else:
+                u, pre, Bt, Ct, zz = _fwd_loads(u_ptr, dl_ptr, b_base, c_base, z_ptr, row, dmask, n, nmask, r, it, L,
+                                                BD, NP, BL, HAS_C, HAS_Z)
+            if HAS_BIAS:
+                pre = pre + bias[:, None]
+            dt = pre
+            if SOFTPLUS:
+                dt = tl.where(pre <= 20.0, tl.log(1.0 + tl.exp(pre)), pre)
+            dt = tl.where(m2, dt, 0.0)  # exp(0·A) = 1 passes the state on past L
             tl.store(ckpt_ptr + (row[:, None] * n_lt + it) * N + n[None, :], carry, mask=dn_mask)
             a = tl.exp(dt[:, None, :] * A[:, :, None])
             bx = (dt * u)[:, None, :] * Bt[None, :, :]
@@ -91,12 +126,10 @@ if triton is not None:
             h = cb + ca * carry[:, :, None]
             carry = tl.sum(tl.where((r == BL - 1)[None, None, :], h, 0.0), 2)
             if HAS_C:
-                Ct = tl.load(c_base + n[:, None] * L + l[None, :], mask=nl_mask, other=0.0).to(tl.float32)
                 y = tl.sum(h * Ct[None, :, :], 1)
                 if HAS_D:
                     y += Dv[:, None] * u
                 if HAS_Z:
-                    zz = tl.load(z_ptr + off, mask=m2, other=0.0).to(tl.float32)
                     y = y * zz * tl.sigmoid(zz)
                 tl.store(out_ptr + off, y.to(out_ptr.dtype.element_ty), mask=m2)
             else:
@@ -215,6 +248,7 @@ def _kernels():
 # (BD channels, BL tokens, num_warps[, num_stages]) per kernel, keyed by "fwd" / "bwd"; set by ``kernels/tune.py`` to sweep
 # tile shapes on a GPU. Forward and backward must share BL (the backward restarts from per-BL-tile checkpoints).
 TILE_OVERRIDES: Dict[str, Tuple[int, ...]] = {}
+FWD_PREFETCH = True  # forward issues tile i+1's loads before tile i's maths (kernels/tune.py --prefetch-ab)
 
 
 class _Geometry:
@@ -259,14 +293,18 @@ def _cuda_tiles(batch: int, dim: int, length: int, np_: int, cpg: int,
     """Tile shapes on a GPU, from the H100 sweep in kernels/BENCHMARKS.md (``kernels/tune.py``).
 
     N = 1: 2-channel, 256-token tiles on one warp keep the most loads in flight once there are >= ~1.5K
-    programs; fewer programs (small batch, inference) do better with 512-token tiles on 4 warps. The backward
+    programs; fewer programs (small batch, inference) do better with 512-token tiles on 4 warps (one 1024-token
+    tile when L ≤ 1024). The backward
     is fastest with 1-channel, 256-token tiles, and must share BL with the forward, so training uses BL = 256.
     N > 1: a [BD, N, BL] tile is N times larger, so 32-token tiles.
     """
     if np_ > 1:
         return {"fwd": (1, 32, 2), "bwd": (2, 32, 4)}
     many_programs = batch * max(1, dim // 2) >= 1536
-    fwd = (2, 256, 1) if (training or many_programs) else (2, 512, 4)
+    if training or many_programs:
+        fwd = (2, 256, 1)
+    else:  # few programs: longer tiles; one tile for L ≤ 1024
+        fwd = (2, 1024, 4) if length <= 1024 else (2, 512, 4)
     return {"fwd": fwd, "bwd": (1, fwd[1], 1 if fwd[1] == 256 else 2)}
 
 
@@ -297,7 +335,8 @@ def scan_forward(u, delta, A, B, C, D, z, delta_bias, delta_softplus: bool, out_
               zc if z is not None else uc, delta_bias if delta_bias is not None else Ac,
               out, last, ckpt, L, dim, geo.gb, geo.gc, geo.cpg_b, geo.cpg_c, geo.cpg_t, n_ct, geo.n_lt,
               N=N, NP=geo.np, BD=bd, BL=geo.bl, HAS_C=C is not None, HAS_D=D is not None,
-              HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=bool(delta_softplus), **options)
+              HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=bool(delta_softplus),
+              PREFETCH=FWD_PREFETCH, **options)
     return out, last, (uc, dc, Ac, Bc, Cc, D, zc, delta_bias, ckpt), geo
 
 

@@ -171,7 +171,7 @@ def time_config(case, mode, tiles, device):
     return ms
 
 
-def sweep(device, sizes, states, modes, bw, out_rows: Optional[list] = None, configs=None):
+def sweep(device, sizes, states, modes, bw, out_rows: Optional[list] = None, configs=None, prefetch_ab=False):
     results = []
     for (batch, dim, length), state, mode in itertools.product(sizes, states, modes):
         case = make_case(batch, dim, length, state, 4, torch.float32, device)
@@ -183,8 +183,10 @@ def sweep(device, sizes, states, modes, bw, out_rows: Optional[list] = None, con
         if tuple(heur) not in grid:
             grid.append(tuple(heur))
         best = None
-        for tiles in grid:
+        variants = [(t, pf) for t in grid for pf in ((False, True) if (prefetch_ab and mode == "fwd") else (True,))]
+        for tiles, prefetch in variants:
             bd, bl, warps = tiles[:3]
+            triton_scan.FWD_PREFETCH = prefetch
             try:
                 ms = time_config(case, mode, tuple(tiles), device)
             except Exception as exc:  # a config the compiler refuses (registers, shared memory) is skipped
@@ -192,9 +194,11 @@ def sweep(device, sizes, states, modes, bw, out_rows: Optional[list] = None, con
                 continue
             frac = floor_us / (ms * 1e3)
             row = dict(batch=batch, dim=dim, length=length, state=state, mode=mode, bd=bd, bl=bl, warps=warps,
-                       stages=tiles[3] if len(tiles) > 3 else None, us=ms * 1e3, floor_us=floor_us, roofline=frac)
+                       stages=tiles[3] if len(tiles) > 3 else None, prefetch=prefetch, us=ms * 1e3, floor_us=floor_us,
+                       roofline=frac)
             results.append(row)
-            print(f"  b{batch} D{dim} L{length} N{state} {mode:>3} BD{bd} BL{bl} w{warps} s{row['stages']}: "
+            print(f"  b{batch} D{dim} L{length} N{state} {mode:>3} BD{bd} BL{bl} w{warps} s{row['stages']} "
+                  f"prefetch={int(prefetch)}: "
                   f"{ms * 1e3:.1f} us "
                   f"({frac:.0%})", flush=True)
             if best is None or ms < best["us"] / 1e3:
@@ -203,7 +207,8 @@ def sweep(device, sizes, states, modes, bw, out_rows: Optional[list] = None, con
             print(f"b{batch} D{dim} L{length} N{state} {mode:>3}: best BD{best['bd']} BL{best['bl']} w{best['warps']} "
                   f"{best['us']:.1f} us, floor {floor_us:.1f} us -> {best['roofline']:.0%} of roofline", flush=True)
         hrow = [r for r in results if r["batch"] == batch and r["dim"] == dim and r["length"] == length
-                and r["state"] == state and r["mode"] == mode and (r["bd"], r["bl"], r["warps"]) == tuple(heur)[:3]]
+                and r["state"] == state and r["mode"] == mode and (r["bd"], r["bl"], r["warps"]) == tuple(heur)[:3]
+                and r["prefetch"]]
         if hrow:
             print(f"    default tiles BD{heur[0]} BL{heur[1]} w{heur[2]}: {hrow[0]['us']:.1f} us "
                   f"({hrow[0]['roofline']:.0%})", flush=True)
@@ -265,6 +270,7 @@ def main(argv: Optional[List[str]] = None):
     p.add_argument("--states", type=int, nargs="+", default=[1, 16])
     p.add_argument("--modes", nargs="+", default=["fwd", "bwd"], choices=["fwd", "bwd"])
     p.add_argument("--configs", nargs="*", default=None, help="BDxBLxWARPS[xSTAGES] tiles to time (default: a grid; none: the default tiles only)")
+    p.add_argument("--prefetch-ab", action="store_true", help="time the forward with and without next-tile prefetch")
     p.add_argument("--fixtures", default=None, help="folder of the official selective_scan_ref fixtures")
     p.add_argument("--profile", action="store_true", help="host vs device time of one autograd fwd+bwd call")
     p.add_argument("--json", default=None, help="write all rows here")
@@ -288,7 +294,9 @@ def main(argv: Optional[List[str]] = None):
     if args.sweep:
         sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes]
         configs = [tuple(int(v) for v in c.split("x")) for c in args.configs] if args.configs is not None else None
-        report["sweep"] = sweep(device, sizes, args.states, args.modes, bw, configs=configs)
+        report["sweep"] = sweep(device, sizes, args.states, args.modes, bw, configs=configs,
+                                prefetch_ab=args.prefetch_ab)
+        triton_scan.FWD_PREFETCH = True
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1, default=str)

@@ -118,6 +118,7 @@ def test_cuda_tile_heuristic():
     assert train["fwd"][1] == train["bwd"][1] == 256
     assert _cuda_tiles(2, 384, 3136, 1, 96, training=False)["fwd"][:2] == (2, 512)
     assert _cuda_tiles(8, 768, 3136, 1, 192, training=False)["fwd"][:2] == (2, 256)
+    assert _cuda_tiles(2, 768, 784, 1, 192, training=False)["fwd"][:2] == (2, 1024)
     n16 = _cuda_tiles(8, 384, 3136, 16, 96)
     assert n16["fwd"][1] == n16["bwd"][1] and n16["fwd"][0] * 16 * n16["fwd"][1] <= 2048
 
@@ -130,3 +131,13 @@ def test_cuda_check_script_runs_under_interpreter():
                       cases=[(1, 8, 12, 2, 2, True, True), (1, 4, 9, 3, None, False, False)])
     assert [r["ok"] for r in rows] == [True, True]
     assert {"out_no_grad", "grad_A", "grad_z"} <= set(rows[0]["errs"]) and "grad_z" not in rows[1]["errs"]
+
+
+@pytest.mark.parametrize("prefetch", [False, True])
+def test_triton_forward_prefetch(monkeypatch, prefetch):
+    """The forward with and without next-tile prefetch (the prefetch reads one tile past L, masked)."""
+    from visionssm.kernels import triton_scan
+
+    monkeypatch.setattr(triton_scan, "FWD_PREFETCH", prefetch)
+    inputs = make_inputs(1, 8, 21, 2, 2)
+    assert_match(run(inputs, "triton"), run(inputs, "ref"))
