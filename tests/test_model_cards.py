@@ -88,3 +88,17 @@ def test_front_matter_is_hugging_face_yaml():
         assert meta["model-index"][0]["results"][0]["metrics"][0]["value"] == next(
             r.value for r in PUBLISHED[name].results if r.metric == "top-1")
         assert f"# Model card for {name}\n" in text and "```bibtex" in text
+
+
+def test_throughput_lines_are_per_device():
+    """A CPU run feeds the CPU line only, a CUDA run the GPU line only; the first file naming a model wins."""
+    from visionssm.cards import measured_throughput
+
+    def run(device, img_s):
+        return {"environment": {"device": device}, "settings": {"batch_size": 4},
+                "models": [{"label": "vmamba_tiny", "infer": {"img_per_s": img_s}}]}
+
+    results = [run("cpu", 2.0), run("cuda", 700.0), run("cpu", 3.0)]
+    assert measured_throughput("vmamba_tiny", results)["entry"]["infer"]["img_per_s"] == 2.0
+    assert measured_throughput("vmamba_tiny", results, device="cuda")["entry"]["infer"]["img_per_s"] == 700.0
+    assert measured_throughput("vmamba_tiny", results[:1], device="cuda") is None

@@ -3,7 +3,7 @@
 Sources of every line: the timm registration (pretrained cfg: weights location, licence, input size,
 normalisation), the model built on the meta device (parameter count, stage widths and strides),
 ``visionssm.models.published`` (official results with their source, papers, citations, parity fixtures) and,
-when present, the benchmark results files written by ``tools/benchmark.py`` (FLOPs, CPU throughput).
+when present, the benchmark results files written by ``tools/benchmark.py`` (FLOPs, CPU and GPU throughput).
 ``python tools/make_model_cards.py`` rewrites the folder; ``--check`` lists missing, stale and orphaned cards.
 """
 import argparse
@@ -14,11 +14,13 @@ from typing import Any, Dict, List, Optional, Sequence
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CARDS_DIR = REPO_ROOT / "model_cards"
 FLOPS_FILE = REPO_ROOT / "benchmarks" / "flops_cpu.json"
-THROUGHPUT_GLOB = "results_cpu*.json"  # benchmarks/results_cpu.json, results_cpu_<suffix>.json: first file naming a model wins
+# benchmarks/results_cpu.json, results_cpu_<suffix>.json, results_cuda_<gpu>.json: per device, the first file naming
+# a model wins
+THROUGHPUT_GLOBS = ("results_cpu*.json", "results_cuda*.json")
 
 
 def throughput_files(folder: Path = REPO_ROOT / "benchmarks") -> List[Path]:
-    return sorted(Path(folder).glob(THROUGHPUT_GLOB))
+    return [f for pattern in THROUGHPUT_GLOBS for f in sorted(Path(folder).glob(pattern))]
 
 # Hugging Face licence ids; anything else is written as "other" with license_name (the hub's convention)
 _HF_LICENSES = {"mit", "apache-2.0", "bsd-3-clause", "cc-by-4.0", "cc-by-nc-4.0"}
@@ -56,9 +58,13 @@ def _model_facts(name: str) -> Dict[str, Any]:
             "pretrained_cfg": dict(model.pretrained_cfg)}
 
 
-def measured_throughput(name: str, results: Optional[Sequence[Dict[str, Any]]]) -> Optional[Dict[str, Any]]:
-    """The plain (no kwargs) entry of ``name`` in ``tools/benchmark.py`` results (first file naming it), with its run."""
+def measured_throughput(name: str, results: Optional[Sequence[Dict[str, Any]]],
+                        device: str = "cpu") -> Optional[Dict[str, Any]]:
+    """The plain (no kwargs) entry of ``name`` in ``tools/benchmark.py`` results run on ``device`` ("cpu" or "cuda";
+    first file naming it), with its run."""
     for res in results or ():
+        if not str(res.get("environment", {}).get("device", "cpu")).startswith(device):
+            continue
         for entry in res.get("models", []):
             if entry.get("label") == name and "infer" in entry:
                 return {"entry": entry, "settings": res.get("settings", {}), "environment": res.get("environment", {}),
@@ -148,6 +154,17 @@ def render_card(name: str, flops: Optional[Dict[str, Any]] = None, throughput: O
         out.append(line + f" (load average {env.get('loadavg_start')}; see benchmarks/MODELS.md)")
     else:
         out.append("- **CPU throughput (ours):** not measured")
+    gpu = measured_throughput(name, throughput, device="cuda")
+    if gpu:
+        e, s, env = gpu["entry"], gpu["settings"], gpu["environment"]
+        ratio = e.get("ratio", {}).get("infer", {}).get("convnext_tiny")
+        line = (f"- **GPU throughput (ours):** {e['infer']['img_per_s']:.0f} img/s inference"
+                + (f", {e['train']['img_per_s']:.0f} img/s training" if "train" in e else "")
+                + f" at {e['input_size'][1]}x{e['input_size'][2]}, batch {s.get('batch_size')}, float32 on "
+                f"{env.get('gpu')} (torch {env.get('torch')}, Triton scan)")
+        if ratio is not None:
+            line += f"; {ratio:.2f}x timm convnext_tiny in the same run"
+        out.append(line + " (see benchmarks/MODELS.md)")
     if pub and pub.throughput:
         out.append(f"- **Published throughput:** {pub.throughput}")
     out.append(f"- **Image size:** {size[1]}x{size[2]} (crop_pct {cfg.get('crop_pct')}, {cfg.get('interpolation')}"
@@ -270,7 +287,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--out", type=Path, default=CARDS_DIR, help="cards folder (default: %(default)s)")
     p.add_argument("--flops", type=Path, default=FLOPS_FILE, help="tools/benchmark.py --flops-only results")
     p.add_argument("--throughput", type=Path, nargs="*", default=None,
-                   help=f"tools/benchmark.py results (default: benchmarks/{THROUGHPUT_GLOB})")
+                   help=f"tools/benchmark.py results (default: benchmarks/{', '.join(THROUGHPUT_GLOBS)})")
     p.add_argument("--check", action="store_true", help="only report missing / stale / orphaned cards (exit 1 if any)")
     args = p.parse_args(argv)
     rendered = render_all(flops_file=args.flops, throughput_files_=args.throughput)
