@@ -251,3 +251,24 @@ def test_torch_inference_keeps_nothing(monkeypatch):
     assert built == []
     selective_scan(*args, delta_softplus=True, backend="torch").sum().backward()
     assert len(built) == 1
+
+
+@pytest.mark.parametrize("scale", [0.01, 3.0])  # 3.0: |cumulative log-decay| beyond float64's safe range: doubling
+def test_carry_scans_closed_form_and_fallback(scale):
+    """Chunk carries H_k = 2^{ld_k}·H_{k-1} + x_k and the reverse Y_k = d_k·Y_{k+1} + q_k against a float64 loop."""
+    import visionssm.kernels.torch_scan as ts
+
+    g = torch.Generator().manual_seed(3)
+    ld = -torch.rand(2, 3, 200, generator=g, dtype=torch.float64) * scale
+    x, q = torch.randn(2, 3, 200, generator=g), torch.randn(2, 3, 200, generator=g)
+    want, h = torch.empty(2, 3, 200, dtype=torch.float64), torch.zeros(2, 3, dtype=torch.float64)
+    for k in range(200):
+        h = torch.exp2(ld[..., k]) * h + x[..., k]
+        want[..., k] = h
+    torch.testing.assert_close(ts._carry_scan(ld, x).double(), want, rtol=1e-5, atol=1e-6)
+    decay = torch.exp2(ld).float()
+    want_r, y = torch.empty_like(want), torch.zeros(2, 3, dtype=torch.float64)
+    for k in reversed(range(200)):
+        y = decay[..., k].double() * y + q[..., k]
+        want_r[..., k] = y
+    torch.testing.assert_close(ts._carry_scan_reverse(decay, q, exact_log=True).double(), want_r, rtol=1e-5, atol=1e-6)
