@@ -106,6 +106,25 @@ def _fmt_params(n: int) -> str:
     return f"{n / 1e6:.2f}M ({n:,})"
 
 
+def _throughput_line(tp: Optional[Dict[str, Any]], device: str) -> str:
+    """The card's CPU or GPU throughput line from one ``measured_throughput`` result."""
+    label = "CPU" if device == "cpu" else "GPU"
+    if not tp:
+        return f"- **{label} throughput (ours):** not measured"
+    e, s, env = tp["entry"], tp["settings"], tp["environment"]
+    digits = 2 if device == "cpu" else 0
+    where = (f"float32, {env.get('torch_threads')} threads on {env.get('cpu')}" if device == "cpu"
+             else f"float32 on {env.get('gpu')} (torch {env.get('torch')}, Triton scan)")
+    line = (f"- **{label} throughput (ours):** {e['infer']['img_per_s']:.{digits}f} img/s inference"
+            + (f", {e['train']['img_per_s']:.{digits}f} img/s training" if "train" in e else "")
+            + f" at {e['input_size'][1]}x{e['input_size'][2]}, batch {s.get('batch_size')}, {where}")
+    ratio = e.get("ratio", {}).get("infer", {}).get("convnext_tiny")
+    if ratio is not None:
+        line += f"; {ratio:.2f}x timm convnext_tiny in the same run"
+    load = f"load average {env.get('loadavg_start')}; " if device == "cpu" else ""
+    return line + f" ({load}see benchmarks/MODELS.md)"
+
+
 def render_card(name: str, flops: Optional[Dict[str, Any]] = None, throughput: Optional[Sequence[Dict[str, Any]]] = None,
                 facts: Optional[Dict[str, Any]] = None) -> str:
     """The markdown card of registered model ``name``. ``flops``/``throughput``: loaded benchmark results or None."""
@@ -141,30 +160,10 @@ def render_card(name: str, flops: Optional[Dict[str, Any]] = None, throughput: O
                    + (f" (published: {pub.gflops:g} G)" if pub and pub.gflops else ""))
     else:
         out.append("- **FLOPs:** not measured" + (f" (published: {pub.gflops:g} G)" if pub and pub.gflops else ""))
-    tp = measured_throughput(name, throughput)
-    if tp:
-        e, s, env = tp["entry"], tp["settings"], tp["environment"]
-        ratio = e.get("ratio", {}).get("infer", {}).get("convnext_tiny")
-        line = (f"- **CPU throughput (ours):** {e['infer']['img_per_s']:.2f} img/s inference"
-                + (f", {e['train']['img_per_s']:.2f} img/s training" if "train" in e else "")
-                + f" at {e['input_size'][1]}x{e['input_size'][2]}, batch {s.get('batch_size')}, float32, "
-                f"{env.get('torch_threads')} threads on {env.get('cpu')}")
-        if ratio is not None:
-            line += f"; {ratio:.2f}x timm convnext_tiny in the same run"
-        out.append(line + f" (load average {env.get('loadavg_start')}; see benchmarks/MODELS.md)")
-    else:
-        out.append("- **CPU throughput (ours):** not measured")
+    out.append(_throughput_line(measured_throughput(name, throughput), "cpu"))
     gpu = measured_throughput(name, throughput, device="cuda")
     if gpu:
-        e, s, env = gpu["entry"], gpu["settings"], gpu["environment"]
-        ratio = e.get("ratio", {}).get("infer", {}).get("convnext_tiny")
-        line = (f"- **GPU throughput (ours):** {e['infer']['img_per_s']:.0f} img/s inference"
-                + (f", {e['train']['img_per_s']:.0f} img/s training" if "train" in e else "")
-                + f" at {e['input_size'][1]}x{e['input_size'][2]}, batch {s.get('batch_size')}, float32 on "
-                f"{env.get('gpu')} (torch {env.get('torch')}, Triton scan)")
-        if ratio is not None:
-            line += f"; {ratio:.2f}x timm convnext_tiny in the same run"
-        out.append(line + " (see benchmarks/MODELS.md)")
+        out.append(_throughput_line(gpu, "cuda"))
     if pub and pub.throughput:
         out.append(f"- **Published throughput:** {pub.throughput}")
     out.append(f"- **Image size:** {size[1]}x{size[2]} (crop_pct {cfg.get('crop_pct')}, {cfg.get('interpolation')}"
