@@ -52,6 +52,29 @@ if triton is not None:
         return tl.where(m2, dt, 0.0), pre
 
     @triton.jit
+    def _program(A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, L, DIM, GB, GC, cpg_b, cpg_c, cpg_t, n_ct,
+                 N: tl.constexpr, NP: tl.constexpr, BD: tl.constexpr, HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr):
+        """This program's batch index, BD channels (inside one B and one C group), per-channel parameters and the
+        bases of its B/C groups: shared by the forward and backward kernels."""
+        pid_b = tl.program_id(0)
+        pid_c = tl.program_id(1)
+        tg = pid_c // n_ct
+        d_in = (pid_c % n_ct) * BD + tl.arange(0, BD)
+        dmask = d_in < cpg_t
+        d = tg * cpg_t + d_in
+        d0 = tg * cpg_t
+        n = tl.arange(0, NP)
+        nmask = n < N
+        dn_mask = dmask[:, None] & nmask[None, :]
+        A = tl.load(A_ptr + d[:, None] * N + n[None, :], mask=dn_mask, other=0.0)
+        bias = tl.load(bias_ptr + d, mask=dmask, other=0.0).to(tl.float32) if HAS_BIAS else tl.zeros([BD], tl.float32)
+        Dv = tl.load(D_ptr + d, mask=dmask, other=0.0).to(tl.float32) if HAS_D else tl.zeros([BD], tl.float32)
+        row = pid_b * DIM + d
+        b_base = B_ptr + (pid_b * GB + d0 // cpg_b) * N * L
+        c_base = C_ptr + (pid_b * GC + d0 // cpg_c) * N * L
+        return pid_b, pid_c, d, dmask, n, nmask, dn_mask, A, bias, Dv, row, b_base, c_base
+
+    @triton.jit
     def _fwd_loads(u_ptr, dl_ptr, b_base, c_base, z_ptr, row, dmask, n, nmask, r, it, L,
                    BD: tl.constexpr, NP: tl.constexpr, BL: tl.constexpr, HAS_C: tl.constexpr, HAS_Z: tl.constexpr):
         """One token tile's inputs as float32: u, raw δ, B, C, z (zeros past L and for absent inputs)."""
@@ -79,22 +102,8 @@ if triton is not None:
                     N: tl.constexpr, NP: tl.constexpr, BD: tl.constexpr, BL: tl.constexpr,
                     HAS_C: tl.constexpr, HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr,
                     SOFTPLUS: tl.constexpr, PREFETCH: tl.constexpr):
-        pid_b = tl.program_id(0)
-        pid_c = tl.program_id(1)
-        tg = pid_c // n_ct
-        d_in = (pid_c % n_ct) * BD + tl.arange(0, BD)
-        dmask = d_in < cpg_t
-        d = tg * cpg_t + d_in
-        d0 = tg * cpg_t
-        n = tl.arange(0, NP)
-        nmask = n < N
-        dn_mask = dmask[:, None] & nmask[None, :]
-        A = tl.load(A_ptr + d[:, None] * N + n[None, :], mask=dn_mask, other=0.0)
-        bias = tl.load(bias_ptr + d, mask=dmask, other=0.0).to(tl.float32) if HAS_BIAS else tl.zeros([BD], tl.float32)
-        Dv = tl.load(D_ptr + d, mask=dmask, other=0.0).to(tl.float32) if HAS_D else tl.zeros([BD], tl.float32)
-        row = pid_b * DIM + d
-        b_base = B_ptr + (pid_b * GB + d0 // cpg_b) * N * L
-        c_base = C_ptr + (pid_b * GC + d0 // cpg_c) * N * L
+        pid_b, pid_c, d, dmask, n, nmask, dn_mask, A, bias, Dv, row, b_base, c_base = _program(
+            A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, L, DIM, GB, GC, cpg_b, cpg_c, cpg_t, n_ct, N, NP, BD, HAS_D, HAS_BIAS)
         r = tl.arange(0, BL)
         carry = tl.zeros([BD, NP], tl.float32)
         # PREFETCH: each iteration issues the next tile's loads before its own maths, so they are in flight
@@ -145,22 +154,8 @@ if triton is not None:
                     N: tl.constexpr, NP: tl.constexpr, BD: tl.constexpr, BL: tl.constexpr,
                     HAS_C: tl.constexpr, HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr,
                     SOFTPLUS: tl.constexpr, HAS_DLAST: tl.constexpr):
-        pid_b = tl.program_id(0)
-        pid_c = tl.program_id(1)
-        tg = pid_c // n_ct
-        d_in = (pid_c % n_ct) * BD + tl.arange(0, BD)
-        dmask = d_in < cpg_t
-        d = tg * cpg_t + d_in
-        d0 = tg * cpg_t
-        n = tl.arange(0, NP)
-        nmask = n < N
-        dn_mask = dmask[:, None] & nmask[None, :]
-        A = tl.load(A_ptr + d[:, None] * N + n[None, :], mask=dn_mask, other=0.0)
-        bias = tl.load(bias_ptr + d, mask=dmask, other=0.0).to(tl.float32) if HAS_BIAS else tl.zeros([BD], tl.float32)
-        Dv = tl.load(D_ptr + d, mask=dmask, other=0.0).to(tl.float32) if HAS_D else tl.zeros([BD], tl.float32)
-        row = pid_b * DIM + d
-        b_base = B_ptr + (pid_b * GB + d0 // cpg_b) * N * L
-        c_base = C_ptr + (pid_b * GC + d0 // cpg_c) * N * L
+        pid_b, pid_c, d, dmask, n, nmask, dn_mask, A, bias, Dv, row, b_base, c_base = _program(
+            A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, L, DIM, GB, GC, cpg_b, cpg_c, cpg_t, n_ct, N, NP, BD, HAS_D, HAS_BIAS)
         ws_base = (pid_b * n_prog_c + pid_c) * N * L
         r = tl.arange(0, BL)
         if HAS_DLAST:
