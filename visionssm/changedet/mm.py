@@ -19,6 +19,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.model import BaseDataPreprocessor, BaseModel
 from torch.utils.data import Dataset
 
+from visionssm.mm.batching import as_sample_list, pad_stack
 from visionssm.mm.registry import DATASETS, METRICS, MODELS
 
 from .datasets import build_dataset
@@ -81,22 +82,6 @@ class ChangeDetectionDataset(Dataset):
         return {"inputs": torch.cat([s["img_from"], s["img_to"]], dim=0), "data_samples": samples}
 
 
-def _as_sample_list(data_samples) -> List[dict]:
-    """pseudo_collate gives a dict of lists; a list of dicts is also accepted."""
-    if data_samples is None:
-        return []
-    if isinstance(data_samples, dict):
-        n = len(next(iter(data_samples.values())))
-        return [{k: v[i] for k, v in data_samples.items()} for i in range(n)]
-    return list(data_samples)
-
-
-def _pad_stack(tensors: Sequence[torch.Tensor], value: float) -> torch.Tensor:
-    H = max(t.shape[-2] for t in tensors)
-    W = max(t.shape[-1] for t in tensors)
-    return torch.stack([F.pad(t, (0, W - t.shape[-1], 0, H - t.shape[-2]), value=value) for t in tensors])
-
-
 @MODELS.register_module()
 class CDDataPreprocessor(BaseDataPreprocessor):
     """Stacks the (already normalised) 6-channel inputs and the label maps of a batch on the model's device.
@@ -111,17 +96,15 @@ class CDDataPreprocessor(BaseDataPreprocessor):
     def forward(self, data: dict, training: bool = False) -> dict:
         inputs = data["inputs"]
         inputs = list(inputs) if isinstance(inputs, (list, tuple)) else list(inputs.unbind(0))
-        samples = _as_sample_list(data.get("data_samples"))
-        H = max(t.shape[-2] for t in inputs)
-        W = max(t.shape[-1] for t in inputs)
-        d = self.size_divisor
-        H, W = (H + d - 1) // d * d, (W + d - 1) // d * d
-        batch_inputs = torch.stack([F.pad(t, (0, W - t.shape[-1], 0, H - t.shape[-2])) for t in inputs])
+        samples = as_sample_list(data.get("data_samples"))
+        batch_inputs = pad_stack(inputs, 0.0, self.size_divisor)
         targets = {}
         if samples:
             for key in samples[0]:
                 if isinstance(samples[0][key], torch.Tensor):
+                    # labels padded to the inputs' (divisor-rounded) size
                     maps = [s[key] for s in samples]
+                    H, W = batch_inputs.shape[-2:]
                     targets[key] = torch.stack([F.pad(m, (0, W - m.shape[-1], 0, H - m.shape[-2]), value=IGNORE_INDEX)
                                                 for m in maps])
         out = self.cast_data({"inputs": batch_inputs, "targets": targets})

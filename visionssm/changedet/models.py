@@ -106,10 +106,10 @@ class _ChangeModel(nn.Module):
         return self.encoder.channels
 
     def loss(self, outputs, batch: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define loss(): each task head defines its own")
 
     def predict(self, outputs) -> Dict[str, torch.Tensor]:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define predict(): each task head defines its own")
 
     def train_step_loss(self, batch: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
         """Forward + loss on a batch dict from the datasets (``img_from``, ``img_to``, labels)."""

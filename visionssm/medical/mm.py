@@ -8,6 +8,7 @@ import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.model import BaseDataPreprocessor, BaseModel
 
+from visionssm.mm.batching import as_sample_list
 from visionssm.mm.registry import DATASETS, METRICS, MODELS
 
 from .datasets import ISICDataset, NnUNetRawDataset, SynapseDataset
@@ -32,10 +33,7 @@ class MedSegDataPreprocessor(BaseDataPreprocessor):
         inputs = data["inputs"]
         if isinstance(inputs, (list, tuple)):
             inputs = torch.stack(list(inputs))
-        samples = data.get("data_samples") or []
-        if isinstance(samples, dict):  # default_collate output
-            n = inputs.shape[0]
-            samples = [{k: v[i] for k, v in samples.items()} for i in range(n)]
+        samples = as_sample_list(data.get("data_samples"))
         labels = None
         if samples and all("label" in s for s in samples):
             labels = torch.stack([s["label"] for s in samples]).to(inputs.device)

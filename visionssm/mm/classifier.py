@@ -9,6 +9,7 @@ from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
 from torch import nn
 
 from .backbone import load_backbone_checkpoint
+from .batching import as_sample_list
 from .registry import MODELS
 
 __all__ = ["ClsDataPreprocessor", "TimmClassifier"]
@@ -23,10 +24,7 @@ class ClsDataPreprocessor(BaseDataPreprocessor):
         inputs = data["inputs"]
         if isinstance(inputs, (list, tuple)):
             inputs = torch.stack(list(inputs))
-        samples = data.get("data_samples") or []
-        if isinstance(samples, dict):  # mmengine's pseudo_collate turns a list of dicts into a dict of lists
-            keys = list(samples)
-            samples = [dict(zip(keys, vals)) for vals in zip(*(samples[k] for k in keys))]
+        samples = as_sample_list(data.get("data_samples"))
         labels = torch.tensor([int(s["gt_label"]) for s in samples], dtype=torch.long, device=inputs.device)
         return {"inputs": inputs, "data_samples": samples, "labels": labels}
 
