@@ -14,7 +14,7 @@ from typing import Callable, List, Optional, Tuple
 
 import torch
 
-BACKENDS = ("auto", "ref", "torch", "triton")
+BACKENDS = ("auto", "ref", "torch", "numba", "triton")
 
 # Observers of every call (the FLOP counter in visionssm.benchmark uses this). Each is called as
 # ``hook(info)`` with a dict of shapes (batch, channels, length, state, groups, has_C, has_D, has_z, backend)
@@ -32,10 +32,17 @@ def _triton_usable(device: torch.device) -> bool:
     return True
 
 
+def _numba_usable() -> bool:
+    from .numba_scan import numba_available
+    return numba_available()
+
+
 def available_backends(device: Optional[torch.device] = None) -> Tuple[str, ...]:
     """Backends that can run on ``device`` (CPU by default) in this environment."""
     device = torch.device(device or "cpu")
     names = ["ref", "torch"]
+    if device.type == "cpu" and _numba_usable():
+        names.append("numba")
     if _triton_usable(device):
         names.append("triton")
     return tuple(names)
@@ -83,6 +90,17 @@ def _check_inputs(u, delta, A, B, C, D, z, delta_bias, check_finite: bool):
                          "(or the learning rate) upstream of the scan.")
 
 
+def _auto_backend(u: torch.Tensor, C: Optional[torch.Tensor]) -> str:
+    """Triton on CUDA; on CPU the fused numba kernel when numba is installed and y is wanted (C given), else torch.
+    ``VISIONSSM_CPU_SCAN=torch`` keeps CPU calls on the PyTorch path (for comparison)."""
+    if u.device.type == "cuda" and _triton_usable(u.device):
+        return "triton"
+    if (u.device.type == "cpu" and C is not None and os.environ.get("VISIONSSM_CPU_SCAN", "numba") != "torch"
+            and _numba_usable()):
+        return "numba"
+    return "torch"
+
+
 def selective_scan(
         u: torch.Tensor,
         delta: torch.Tensor,
@@ -111,7 +129,8 @@ def selective_scan(
         return_last_state: also return the final state (batch, D, N) in float32.
         out_dtype: output dtype; default the dtype of ``u``. ``torch.float32`` keeps half inputs from
             overflowing (VMamba's "oflex" fix for AMP NaNs). Accumulation is always float32.
-        backend: "auto" (triton on CUDA, torch elsewhere), "ref", "torch" or "triton".
+        backend: "auto" (triton on CUDA; numba on CPU when installed and C is given; torch otherwise), "ref",
+            "torch", "numba" or "triton".
         check_finite: reject non-finite delta. Default: on for CPU tensors, off on CUDA, where the check
             would force a device synchronisation.
     """
@@ -121,11 +140,13 @@ def selective_scan(
         check_finite = u.device.type != "cuda"
     _check_inputs(u, delta, A, B, C, D, z, delta_bias, check_finite)
     if backend == "auto":
-        backend = "triton" if u.device.type == "cuda" and _triton_usable(u.device) else "torch"
+        backend = _auto_backend(u, C)
     if backend == "ref":
         from .ref import selective_scan_ref as impl
     elif backend == "torch":
         from .torch_scan import selective_scan_torch as impl
+    elif backend == "numba":
+        from .numba_scan import selective_scan_numba as impl
     else:
         if not _triton_usable(u.device):
             raise RuntimeError("selective_scan: backend='triton' needs a CUDA tensor and the `triton` package "

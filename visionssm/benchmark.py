@@ -116,6 +116,7 @@ def _scan_backends_replaced():
     # selective_scan imports its backend function from these modules at every call, so this reaches every caller
     with contextlib.ExitStack() as stack:
         for module, attr in (("visionssm.kernels.torch_scan", "selective_scan_torch"),
+                             ("visionssm.kernels.numba_scan", "selective_scan_numba"),
                              ("visionssm.kernels.ref", "selective_scan_ref")):
             mod = importlib.import_module(module)
             original = getattr(mod, attr)

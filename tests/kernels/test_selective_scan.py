@@ -1,4 +1,4 @@
-"""The torch backend (and the reference) against the reference and the official mamba fixtures."""
+"""The CPU backends (torch, numba) and the reference against the reference and the official mamba fixtures."""
 import math
 
 import pytest
@@ -9,34 +9,38 @@ from visionssm.kernels import selective_scan
 from .scan_cases import GRAD_NAMES, assert_match, make_inputs, run
 
 FIXTURE_ARGS = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
+FAST = ["torch", "numba"]  # the two CPU backends that must both match the reference
 
 
 @pytest.mark.parametrize("state", [1, 16])
 @pytest.mark.parametrize("groups", [None, 2])
 @pytest.mark.parametrize("opts", [dict(), dict(with_D=False, with_z=False, with_bias=False)], ids=["DzBias", "plain"])
 @pytest.mark.parametrize("softplus", [True, False])
-def test_torch_matches_ref(state, groups, opts, softplus):
+@pytest.mark.parametrize("backend", FAST)
+def test_matches_ref(backend, state, groups, opts, softplus):
     inputs = make_inputs(2, 8, 37, state, groups, **opts)
     if not softplus:  # without softplus keep Δ > 0 (decays in (0, 1]) like a real model
         inputs["delta"] = inputs["delta"].abs() + 0.05
         inputs["delta_bias"] = None if inputs["delta_bias"] is None else inputs["delta_bias"].abs()
     want = run(inputs, "ref", delta_softplus=softplus)
-    got = run(inputs, "torch", delta_softplus=softplus)
+    got = run(inputs, backend, delta_softplus=softplus)
     expected = {"out", "last_state"} | {"grad_" + k for k in GRAD_NAMES if inputs[k] is not None}
     assert set(want) == expected
     assert_match(got, want)
 
 
 @pytest.mark.parametrize("length", [1, 2, 3, 64, 65, 200])
-def test_torch_lengths(length):
+@pytest.mark.parametrize("backend", FAST)
+def test_lengths(backend, length):
     inputs = make_inputs(1, 6, length, 3, 3)
-    assert_match(run(inputs, "torch"), run(inputs, "ref"))
+    assert_match(run(inputs, backend), run(inputs, "ref"))
 
 
-def test_torch_non_contiguous():
+@pytest.mark.parametrize("backend", FAST)
+def test_non_contiguous(backend):
     inputs = make_inputs(2, 8, 33, 4, 4, non_contiguous=True)
     assert not inputs["u"].is_contiguous() and not inputs["B"].is_contiguous()
-    assert_match(run(inputs, "torch"), run(inputs, "ref"))
+    assert_match(run(inputs, backend), run(inputs, "ref"))
 
 
 def test_torch_channel_blocks(monkeypatch):
@@ -51,19 +55,21 @@ def test_torch_channel_blocks(monkeypatch):
         assert_match(run(inputs, "torch"), want)
 
 
-def test_torch_mixed_groups():
+@pytest.mark.parametrize("backend", FAST)
+def test_mixed_groups(backend):
     """B and C with different group counts (each channel tile must respect both)."""
     inputs = make_inputs(1, 12, 17, 2, 2)
     inputs["C"] = torch.randn(1, 3, 2, 17)
-    assert_match(run(inputs, "torch"), run(inputs, "ref"))
+    assert_match(run(inputs, backend), run(inputs, "ref"))
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("out_dtype", [None, torch.float32])
-def test_torch_half_inputs(dtype, out_dtype):
+@pytest.mark.parametrize("backend", FAST)
+def test_half_inputs(backend, dtype, out_dtype):
     inputs = make_inputs(2, 8, 40, 4, 2, dtype=dtype)
     want = run(inputs, "ref", out_dtype=out_dtype)
-    got = run(inputs, "torch", out_dtype=out_dtype)
+    got = run(inputs, backend, out_dtype=out_dtype)
     assert got["out"].dtype == (out_dtype or dtype) and got["last_state"].dtype == torch.float32
     assert got["grad_u"].dtype == dtype and got["grad_B"].dtype == dtype
     # both accumulate in float32 from the same half inputs; half-precision rounding of outputs and grads only
@@ -84,7 +90,8 @@ def test_torch_states_output(groups):
 
 
 @pytest.mark.slow
-def test_torch_long_sequence_stable():
+@pytest.mark.parametrize("backend", FAST)
+def test_long_sequence_stable(backend):
     """L = 3136 with strong, weak and mixed decays: finite and equal to the float32 reference loop."""
     L = 3136
     inputs = make_inputs(1, 8, L, 2, 2)
@@ -92,14 +99,14 @@ def test_torch_long_sequence_stable():
     inputs["A"] = A
     inputs["delta"] = inputs["delta"] * 4  # softplus(δ) up to ~8: exp(Δ·A) down to e^-130
     want = run(inputs, "ref")
-    got = run(inputs, "torch")
+    got = run(inputs, backend)
     for v in got.values():
         assert torch.isfinite(v).all()
     assert_match(got, want, rtol=1e-3, atol=1e-3, grad_rtol=2e-3, grad_atol=2e-3)
 
 
 @pytest.mark.parametrize("case", ["case_a", "case_b", "case_c"])
-@pytest.mark.parametrize("backend", ["ref", "torch"])
+@pytest.mark.parametrize("backend", ["ref", *FAST])
 def test_official_fixtures(fixtures_dir, case, backend):
     data = torch.load(fixtures_dir / "selective_scan_ref" / f"{case}.pt", weights_only=True)
     inputs = {k: (v.clone().requires_grad_() if v is not None else None) for k, v in data["inputs"].items()}
@@ -131,7 +138,7 @@ def _args(**over):
     (dict(z=torch.randn(2, 8, 9)), r"`z` has shape"),
     (dict(delta=torch.full((2, 8, 10), math.nan)), r"`delta` contains NaN or Inf"),
 ])
-@pytest.mark.parametrize("backend", ["ref", "torch"])
+@pytest.mark.parametrize("backend", ["ref", *FAST])
 def test_bad_inputs(over, match, backend):
     exc = TypeError if "float32" in match else ValueError
     with pytest.raises(exc, match=match):

@@ -1,0 +1,104 @@
+"""The fused numba CPU kernel: what the shared reference tests do not reach (lanes, tiles, dispatch, threads)."""
+import threading
+
+import pytest
+import torch
+
+import visionssm.kernels.numba_scan as ns
+from visionssm.kernels import available_backends, selective_scan
+
+from .scan_cases import assert_match, make_inputs, run
+
+
+@pytest.mark.parametrize("channels,groups,lanes", [(32, 2, 16), (24, 1, 8), (12, 3, 4), (6, 3, 2), (5, 1, 1)])
+def test_lanes_divide_group_channels(channels, groups, lanes):
+    """A program's lanes never straddle a B/C group, whatever the channel count."""
+    assert ns.lanes_for(channels, groups) == lanes
+    inputs = make_inputs(2, channels, 23, 2, groups)
+    assert_match(run(inputs, "numba"), run(inputs, "ref"))
+
+
+@pytest.mark.parametrize("length", [ns.TILE - 1, ns.TILE, ns.TILE + 1, 3 * ns.TILE + 5])
+def test_tile_boundaries(length):
+    """The backward restarts every tile from the forward's checkpoint: lengths around the tile size."""
+    inputs = make_inputs(1, 16, length, 3, 1)
+    assert_match(run(inputs, "numba"), run(inputs, "ref"))
+
+
+def test_grad_of_last_state_only():
+    """A loss on the last state alone (dy = None in the backward) still reaches every input."""
+    inputs = make_inputs(1, 8, 20, 2, 2, with_z=False)
+    leaves = {k: v.clone().requires_grad_() for k, v in inputs.items() if v is not None}
+    grads = {}
+    for backend in ("ref", "numba"):
+        for v in leaves.values():
+            v.grad = None
+        _, last = selective_scan(leaves["u"], leaves["delta"], leaves["A"], leaves["B"], leaves["C"], leaves["D"],
+                                 None, leaves["delta_bias"], True, True, backend=backend)
+        last.pow(2).sum().backward()
+        grads[backend] = {k: v.grad.clone() for k, v in leaves.items() if v.grad is not None}
+    assert set(grads["ref"]) == {"u", "delta", "A", "B", "delta_bias"}
+    for k in set(grads["numba"]) - set(grads["ref"]):  # C and D do not reach the last state: zero, not None
+        assert not grads["numba"][k].any(), k
+    for k, want in grads["ref"].items():
+        torch.testing.assert_close(grads["numba"][k], want, rtol=1e-4, atol=1e-5, msg=lambda m, k=k: f"{k}: {m}")
+
+
+def test_auto_picks_numba_on_cpu(monkeypatch):
+    """auto: numba when y is asked for, torch for the state output (C=None) or when the env var says so."""
+    calls = []
+    for module, name in ((ns, "selective_scan_numba"), (__import__("visionssm.kernels.torch_scan").kernels.torch_scan,
+                                                        "selective_scan_torch")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
+    assert "numba" in available_backends()
+    inputs = make_inputs(1, 4, 9, 2, 1)
+    args = [inputs[k] for k in ("u", "delta", "A", "B", "C")]
+    selective_scan(*args)
+    selective_scan(*args[:4], None)
+    monkeypatch.setenv("VISIONSSM_CPU_SCAN", "torch")
+    selective_scan(*args)
+    assert calls == ["selective_scan_numba", "selective_scan_torch", "selective_scan_torch"]
+
+
+def test_explicit_numba_rejects_state_output():
+    inputs = make_inputs(1, 4, 9, 2, 1)
+    with pytest.raises(ValueError, match="needs C; use backend='torch'"):
+        selective_scan(inputs["u"], inputs["delta"], inputs["A"], inputs["B"], None, backend="numba")
+
+
+def test_concurrent_calls_from_threads():
+    """Two Python threads scanning at once (numba's default thread pool is not re-entrant): same results."""
+    inputs = make_inputs(2, 16, 70, 4, 2, with_z=False)
+    args = [inputs[k] for k in ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")]
+    want = selective_scan(*args, delta_softplus=True, backend="ref")
+    results, errors = [], []
+
+    def work():
+        try:
+            for _ in range(5):
+                results.append(selective_scan(*args, delta_softplus=True, backend="numba"))
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 15
+    for got in results:
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_inference_keeps_no_checkpoints(monkeypatch):
+    """No grad: the forward is told to keep nothing (an empty checkpoint array)."""
+    seen = []
+    real = ns.scan_fwd
+    monkeypatch.setattr(ns, "scan_fwd", lambda *a: seen.append(a[10].shape) or real(*a))
+    inputs = make_inputs(1, 16, 130, 2, 1)
+    args = [inputs[k] for k in ("u", "delta", "A", "B", "C")]
+    with torch.no_grad():
+        selective_scan(*args, backend="numba")
+    selective_scan(*[a.clone().requires_grad_() for a in args], backend="numba")
+    assert seen[0][0] == 0 and seen[1] == (1, 1, 3, 2 * 16)
