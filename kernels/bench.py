@@ -166,6 +166,10 @@ def main(argv: Optional[List[str]] = None):
                         ratios = []
                         if "ref" in times and "torch" in times:
                             ratios.append(f"ref/torch={times['ref'][0] / times['torch'][0]:.1f}x")
+                        if "ref" in times and "numba" in times:
+                            ratios.append(f"ref/numba={times['ref'][0] / times['numba'][0]:.1f}x")
+                        if "numba" in times and "torch" in times:
+                            ratios.append(f"torch/numba={times['torch'][0] / times['numba'][0]:.1f}x")
                         if "baseline" in times and "torch" in times:
                             ratios.append(f"baseline/torch={times['baseline'][0] / times['torch'][0]:.2f}x")
                         if "triton" in times and "torch" in times:
