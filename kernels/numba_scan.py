@@ -2,17 +2,19 @@
 
 Why: the PyTorch path (``torch_scan.py``) solves the recurrence with ~24 whole-tensor passes per element,
 and with d_state 16 every pass touches 16x the data; one fused loop reads each input once and keeps the state
-in registers. Measured on 2 AMD EPYC cores (``kernels/BENCHMARKS.md``): ~10x the torch path at N = 16 and
-~3x at N = 1, which is what lets the vanilla VMamba run at a usable speed on a laptop CPU.
+in cache. Measured on 2 AMD EPYC cores (``kernels/BENCHMARKS.md``): 6.6-14x the torch path at N = 16 and
+1.5-3.7x at N = 1 (33x the reference loop), which is what lets the vanilla VMamba run at a usable speed on a
+laptop CPU.
 
 Layout: a program owns ``W`` channels of one batch element (``W`` lanes, the SIMD width: every inner loop
 runs over those lanes, so N = 1 vectorises as well as N = 16). It copies a tile of ``T`` tokens of u and δ
 into lane-major scratch, runs the recurrence token by token with the state ``h`` (N × W) in L1, and writes y
-back. ``exp`` is an exp2 with a degree-6 polynomial (rel. error 2e-7) so that LLVM vectorises it; numba
+back. First use compiles both kernels (~8 s on 2 cores); numba caches them on disk (0.4 s to load). ``exp`` is an exp2 with a degree-6 polynomial (rel. error 2e-7) so that LLVM vectorises it; numba
 calls libm's scalar ``expf`` otherwise.
 
 Backward: the forward stores the state at every tile start (``N·W`` floats per tile; ``1/T`` of the states),
-the backward recomputes one tile of states from its checkpoint and runs the adjoint
+the backward recomputes one tile of states from its checkpoint (the decays again in the reverse loop: keeping
+them was 7% slower) and runs the adjoint
 ``g_t = e^{Δ_{t+1}A}·g_{t+1} + C_t·dy_t`` back through it. B/C gradients are summed over the lanes of a
 program and written per program (deterministic, no atomics), then summed over the programs of a group by
 the caller.
@@ -21,6 +23,7 @@ Softplus and the bias on δ are applied inside (recomputed in the backward): wit
 the torch path's time.
 """
 import math
+import os
 import threading
 
 import numpy as np
@@ -34,6 +37,12 @@ try:
     from numba.extending import intrinsic
 except ImportError:  # optional: selective_scan falls back to the PyTorch path
     numba = None
+
+if numba is not None and "NUMBA_THREADING_LAYER" not in os.environ:
+    # numba would pick GNU OpenMP when present, and a process forked after using it aborts ("fork() called from a
+    # process already using GNU OpenMP") the moment the child scans: DataLoader workers, multiprocessing pools.
+    # The built-in work queue survives fork; it is not re-entrant, which _LOCK below covers.
+    numba.config.THREADING_LAYER = "workqueue"
 
 TILE = 64  # tokens per tile (measured best of 16-256 for training); the forward checkpoints the state every tile
 # channels per program: the largest that divides the channels of a B/C group. Wide programs amortise the per-row
@@ -165,7 +174,6 @@ if numba is not None:
                     a1[n * W + j] = A[d0 + j, n]
                     a2[n * W + j] = A[d0 + j, n] * np.float32(LOG2E)
             H = np.empty((T + 1) * NW, np.float32)  # H[t + 1] = h_t, H[0] = state before the tile
-            E = np.empty(T * NW, np.float32)
             ut = np.empty(T * W, np.float32)
             dt = np.empty(T * W, np.float32)
             gt = np.empty(T * W, np.float32)
@@ -192,12 +200,9 @@ if numba is not None:
                         bv = Bm[b, g, n, t0 + t]
                         hp = H[t * NW + n * W:t * NW + (n + 1) * W]
                         hn = H[(t + 1) * NW + n * W:(t + 1) * NW + (n + 1) * W]
-                        ev = E[t * NW + n * W:t * NW + (n + 1) * W]
                         av = a2[n * W:(n + 1) * W]
                         for j in range(W):
-                            e = _exp2(dv[j] * av[j])
-                            ev[j] = e
-                            hn[j] = e * hp[j] + dv[j] * uv[j] * bv
+                            hn[j] = _exp2(dv[j] * av[j]) * hp[j] + dv[j] * uv[j] * bv
                 for t in range(tl - 1, -1, -1):
                     dv = dt[t * W:(t + 1) * W]
                     uv = ut[t * W:(t + 1) * W]
@@ -210,21 +215,22 @@ if numba is not None:
                         cv = Cm[b, g, n, t0 + t]
                         hp = H[t * NW + n * W:t * NW + (n + 1) * W]
                         hn = H[(t + 1) * NW + n * W:(t + 1) * NW + (n + 1) * W]
-                        ev = E[t * NW + n * W:t * NW + (n + 1) * W]
                         av = a1[n * W:(n + 1) * W]
+                        av2 = a2[n * W:(n + 1) * W]
                         gn = adj[n * W:(n + 1) * W]
                         ga = grad_a[n * W:(n + 1) * W]
                         sum_c = np.float32(0.0)
                         sum_b = np.float32(0.0)
                         for j in range(W):
+                            ej = _exp2(dv[j] * av2[j])
                             gh = gn[j] + gv[j] * cv  # dL/dh_t
                             sum_c += gv[j] * hn[j]
                             sum_b += gh * dv[j] * uv[j]
-                            de = gh * hp[j] * ev[j]  # dL/d(Δ·A)
+                            de = gh * hp[j] * ej  # dL/d(Δ·A)
                             ga[j] += de * dv[j]
                             grad_d[j] += de * av[j] + gh * bv * uv[j]
                             grad_u[j] += gh * bv * dv[j]
-                            gn[j] = gh * ev[j]
+                            gn[j] = gh * ej
                         dC[b, blk, n, t0 + t] = sum_c
                         dB[b, blk, n, t0 + t] = sum_b
                     for j in range(W):

@@ -102,3 +102,19 @@ def test_inference_keeps_no_checkpoints(monkeypatch):
         selective_scan(*args, backend="numba")
     selective_scan(*[a.clone().requires_grad_() for a in args], backend="numba")
     assert seen[0][0] == 0 and seen[1] == (1, 1, -(-130 // ns.TILE), 2 * 16)
+
+
+def _scan_in_child(_):
+    inputs = make_inputs(1, 16, 40, 2, 1, with_z=False)
+    return selective_scan(*[inputs[k] for k in ("u", "delta", "A", "B", "C")], backend="numba").sum().item()
+
+
+def test_scan_in_forked_child_after_parent_used_it():
+    """A process that scanned, then forked (DataLoader workers, multiprocessing pools), can scan in the child: the
+    GNU OpenMP threading layer numba would otherwise pick aborts there."""
+    import multiprocessing
+
+    want = _scan_in_child(0)
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        got = pool.map_async(_scan_in_child, [0]).get(timeout=60)
+    assert got == [want]
