@@ -95,6 +95,7 @@ def test_end_to_end_tiny_run_writes_json_and_ratios(tmp_path, capsys):
         assert ours["ratio"][mode]["test_convnext"] == pytest.approx(
             ours[mode]["img_per_s"] / ref[mode]["img_per_s"])
     assert saved["environment"]["loadavg_start"] is not None and saved["settings"]["batch_size"] == 2
+    assert saved["environment"]["scan_backend"] == "numba" and saved["environment"]["numba"]  # what the CPU timed
     table = capsys.readouterr().out
     assert "infer × test_convnext" in table and markdown_table(res).splitlines()[0] in table
 

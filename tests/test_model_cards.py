@@ -102,3 +102,17 @@ def test_throughput_lines_are_per_device():
     assert measured_throughput("vmamba_tiny", results)["entry"]["infer"]["img_per_s"] == 2.0
     assert measured_throughput("vmamba_tiny", results, device="cuda")["entry"]["infer"]["img_per_s"] == 700.0
     assert measured_throughput("vmamba_tiny", results[:1], device="cuda") is None
+
+
+def test_cpu_throughput_line_names_the_scan_backend():
+    """Cards say which scan produced a CPU number (numba and the PyTorch path differ by up to 10x)."""
+    from visionssm.cards import _throughput_line
+
+    def line(env_extra):
+        env = {"device": "cpu", "torch_threads": 2, "cpu": "AMD EPYC", "loadavg_start": [1.0], **env_extra}
+        entry = {"infer": {"img_per_s": 7.5}, "input_size": [3, 224, 224]}
+        return _throughput_line({"entry": entry, "settings": {"batch_size": 4}, "environment": env}, "cpu")
+
+    assert "2 threads on AMD EPYC, numba scan;" not in line({})  # older results files: no claim
+    assert "2 threads on AMD EPYC, numba scan" in line({"scan_backend": "numba"})
+    assert "PyTorch scan" in line({"scan_backend": "torch"})

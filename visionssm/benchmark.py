@@ -336,6 +336,14 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def _scan_backend(device: torch.device) -> str:
+    """The backend ``selective_scan(backend="auto")`` picks for a model's scans (C given) on ``device``."""
+    from visionssm.kernels.selective_scan import _auto_backend
+
+    probe = torch.empty(1, 1, 1, device=device)
+    return _auto_backend(probe, probe)
+
+
 def environment(device: torch.device) -> Dict[str, Any]:
     import timm
     env = {
@@ -344,6 +352,10 @@ def environment(device: torch.device) -> Dict[str, Any]:
         "platform": platform.platform(), "cpu": _cpu_name(), "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(), "device": str(device), "loadavg_start": _loadavg(),
     }
+    env["scan_backend"] = _scan_backend(device)
+    if env["scan_backend"] == "numba":
+        import numba
+        env["numba"] = numba.__version__
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)
         env["allow_tf32_matmul"] = torch.backends.cuda.matmul.allow_tf32

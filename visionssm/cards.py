@@ -113,8 +113,9 @@ def _throughput_line(tp: Optional[Dict[str, Any]], device: str) -> str:
         return f"- **{label} throughput (ours):** not measured"
     e, s, env = tp["entry"], tp["settings"], tp["environment"]
     digits = 2 if device == "cpu" else 0
-    where = (f"float32, {env.get('torch_threads')} threads on {env.get('cpu')}" if device == "cpu"
-             else f"float32 on {env.get('gpu')} (torch {env.get('torch')}, Triton scan)")
+    scan = {"numba": "numba scan", "torch": "PyTorch scan", "triton": "Triton scan"}.get(env.get("scan_backend", ""))
+    where = (f"float32, {env.get('torch_threads')} threads on {env.get('cpu')}" + (f", {scan}" if scan else "")
+             if device == "cpu" else f"float32 on {env.get('gpu')} (torch {env.get('torch')}, Triton scan)")
     line = (f"- **{label} throughput (ours):** {e['infer']['img_per_s']:.{digits}f} img/s inference"
             + (f", {e['train']['img_per_s']:.{digits}f} img/s training" if "train" in e else "")
             + f" at {e['input_size'][1]}x{e['input_size'][2]}, batch {s.get('batch_size')}, {where}")

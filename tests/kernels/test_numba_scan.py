@@ -118,3 +118,14 @@ def test_scan_in_forked_child_after_parent_used_it():
     with multiprocessing.get_context("fork").Pool(1) as pool:
         got = pool.map_async(_scan_in_child, [0]).get(timeout=60)
     assert got == [want]
+
+
+def test_without_numba_auto_falls_back_to_torch(monkeypatch):
+    """numba is a dependency, but a stripped install must still scan (PyTorch path) and say how to get numba."""
+    monkeypatch.setattr(ns, "numba", None)
+    assert "numba" not in available_backends()
+    inputs = make_inputs(1, 8, 12, 2, 1, with_z=False)
+    args = [inputs[k] for k in ("u", "delta", "A", "B", "C")]
+    torch.testing.assert_close(selective_scan(*args), selective_scan(*args, backend="ref"), rtol=1e-4, atol=1e-4)
+    with pytest.raises(RuntimeError, match="pip install numba"):
+        selective_scan(*args, backend="numba")
