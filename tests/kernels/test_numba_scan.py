@@ -110,8 +110,8 @@ def _scan_in_child(_):
 
 
 def test_scan_in_forked_child_after_parent_used_it():
-    """A process that scanned, then forked (DataLoader workers, multiprocessing pools), can scan in the child: the
-    GNU OpenMP threading layer numba would otherwise pick aborts there."""
+    """A process that scanned, then forked (DataLoader workers, multiprocessing pools), can scan in the child: with
+    numba's GNU OpenMP threading layer a parallel kernel aborts there, so children run the serial twin."""
     import multiprocessing
 
     want = _scan_in_child(0)
