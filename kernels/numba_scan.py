@@ -1,26 +1,25 @@
-"""Fused CPU selective scan: one pass over the tokens per channel block, compiled by numba (LLVM), no C compiler.
+"""Fused CPU selective scan: loops compiled by numba (LLVM) on first use, no C compiler.
 
 Why: the PyTorch path (``torch_scan.py``) solves the recurrence with ~24 whole-tensor passes per element,
-and with d_state 16 every pass touches 16x the data; one fused loop reads each input once and keeps the state
-in cache. Measured on 2 AMD EPYC cores (``kernels/BENCHMARKS.md``): 6.6-14x the torch path at N = 16 and
-1.5-3.7x at N = 1 (33x the reference loop), which is what lets the vanilla VMamba run at a usable speed on a
-laptop CPU.
+and with d_state 16 every pass touches 16x the data; fused loops read each input once and keep the state
+in cache. Measured on 2 AMD EPYC cores (``kernels/BENCHMARKS.md``): 10-19x the torch path at N = 16 and
+2.9-7.5x at N = 1 (77x the reference loop), which is what lets the vanilla VMamba run at a usable speed on a
+laptop CPU. First use compiles the kernels (~8 s on 2 cores); numba caches them on disk (0.4 s to load).
 
-Layout: a program owns ``W`` channels of one batch element (``W`` lanes, the SIMD width: every inner loop
-runs over those lanes, so N = 1 vectorises as well as N = 16). It copies a tile of ``T`` tokens of u and δ
-into lane-major scratch, runs the recurrence token by token with the state ``h`` (N × W) in L1, and writes y
-back. First use compiles both kernels (~8 s on 2 cores); numba caches them on disk (0.4 s to load). ``exp`` is an exp2 with a degree-6 polynomial (rel. error 2e-7) so that LLVM vectorises it; numba
-calls libm's scalar ``expf`` otherwise.
+Two layouts:
 
-Backward: the forward stores the state at every tile start (``N·W`` floats per tile; ``1/T`` of the states),
-the backward recomputes one tile of states from its checkpoint (the decays again in the reverse loop: keeping
-them was 7% slower) and runs the adjoint
-``g_t = e^{Δ_{t+1}A}·g_{t+1} + C_t·dy_t`` back through it. B/C gradients are summed over the lanes of a
-program and written per program (deterministic, no atomics), then summed over the programs of a group by
-the caller.
+* N ≥ 2, ``scan_fwd``/``scan_bwd`` ("lanes"): a program owns ``W`` channels of one batch element (``W`` lanes:
+  every inner loop runs over them). It copies a tile of ``T`` tokens of u and δ into lane-major scratch and runs
+  the recurrence token by token with the state (N × W) in L1. The forward stores the state at every tile start
+  (``1/T`` of the states) when autograd needs it; the backward recomputes one tile from its checkpoint and runs
+  the adjoint ``g_t = e^{Δ_{t+1}A}·g_{t+1} + C_t·dy_t`` back through it.
+* N = 1, ``scan_fwd_rows``/``scan_bwd_rows`` ("rows"): element-wise steps along each channel's contiguous row,
+  only the two recurrences sequential (four rows interleaved); no transposes, no checkpoints.
 
-Softplus and the bias on δ are applied inside (recomputed in the backward): with N = 1 they were a third of
-the torch path's time.
+``exp`` is an exp2 with a degree-6 polynomial (rel. error 2e-7) so that LLVM vectorises it (numba calls libm's
+scalar ``expf`` otherwise); softplus and the bias on δ are applied inside and recomputed in the backward. B/C
+gradients are summed over a program's channels and written per program (deterministic, no atomics), then
+summed over the programs of a group by the caller.
 """
 import math
 import os
