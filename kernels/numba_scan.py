@@ -497,23 +497,29 @@ def _run(kernel, *args):
 
 def selective_scan_numba(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
                          return_last_state=False, out_dtype=None):
-    """Selective scan on CPU with the semantics of ``kernels/ref.py``; needs ``C`` (no state output)."""
+    """Selective scan on CPU with the semantics of ``kernels/ref.py``. ``C=None`` (the hidden states) is supported
+    for d_state 1 only: there the states are y with C = 1 and no D, so the same kernels compute them."""
     if numba is None:
         raise RuntimeError("selective_scan: backend='numba' needs the `numba` package (pip install numba); "
                            "backend='torch' runs without it.")
-    if C is None:
-        raise ValueError("selective_scan: backend='numba' returns y and needs C; use backend='torch' "
-                         "(or 'auto') to get the hidden states with C=None.")
+    if C is None and A.shape[1] != 1:
+        raise ValueError(f"selective_scan: backend='numba' returns the hidden states (C=None) for d_state 1 only, "
+                         f"got d_state {A.shape[1]}; use backend='torch' (or 'auto').")
     if u.device.type != "cpu":
         raise ValueError(f"selective_scan: backend='numba' runs on CPU tensors, got {u.device}; "
                          "use backend='auto' (Triton on CUDA).")
     from .torch_scan import will_backward
     out_dtype = out_dtype or u.dtype
+    states = C is None
+    if states:  # states are taken before D and the gate (ref.py)
+        C, D, z = u.new_ones(u.shape[0], 1, 1, u.shape[2], dtype=torch.float32), None, None
     keep = will_backward(u, delta, A, B, C, D, delta_bias)
     y, last = _NumbaScanFn.apply(u, delta, A, B, C, D, delta_bias, bool(delta_softplus), keep)
     if z is not None:
         y = y * torch.nn.functional.silu(z.float())
     y = y.to(out_dtype)
+    if states:
+        y = y.unsqueeze(2)
     return (y, last) if return_last_state else y
 
 

@@ -90,13 +90,13 @@ def _check_inputs(u, delta, A, B, C, D, z, delta_bias, check_finite: bool):
                          "(or the learning rate) upstream of the scan.")
 
 
-def _auto_backend(u: torch.Tensor, C: Optional[torch.Tensor]) -> str:
-    """Triton on CUDA; on CPU the fused numba kernel when numba is installed and y is wanted (C given), else torch.
-    ``VISIONSSM_CPU_SCAN=torch`` keeps CPU calls on the PyTorch path (for comparison)."""
+def _auto_backend(u: torch.Tensor, C: Optional[torch.Tensor], state: int) -> str:
+    """Triton on CUDA; on CPU the fused numba kernels when numba is installed (and, for the hidden-state output
+    C=None, d_state is 1), else torch. ``VISIONSSM_CPU_SCAN=torch`` keeps CPU calls on the PyTorch path."""
     if u.device.type == "cuda" and _triton_usable(u.device):
         return "triton"
-    if (u.device.type == "cpu" and C is not None and os.environ.get("VISIONSSM_CPU_SCAN", "numba") != "torch"
-            and _numba_usable()):
+    if (u.device.type == "cpu" and (C is not None or state == 1)
+            and os.environ.get("VISIONSSM_CPU_SCAN", "numba") != "torch" and _numba_usable()):
         return "numba"
     return "torch"
 
@@ -129,8 +129,8 @@ def selective_scan(
         return_last_state: also return the final state (batch, D, N) in float32.
         out_dtype: output dtype; default the dtype of ``u``. ``torch.float32`` keeps half inputs from
             overflowing (VMamba's "oflex" fix for AMP NaNs). Accumulation is always float32.
-        backend: "auto" (triton on CUDA; numba on CPU when installed and C is given; torch otherwise), "ref",
-            "torch", "numba" or "triton".
+        backend: "auto" (triton on CUDA; numba on CPU when installed, except C=None with d_state > 1; torch
+            otherwise), "ref", "torch", "numba" or "triton".
         check_finite: reject non-finite delta. Default: on for CPU tensors, off on CUDA, where the check
             would force a device synchronisation.
     """
@@ -140,7 +140,7 @@ def selective_scan(
         check_finite = u.device.type != "cuda"
     _check_inputs(u, delta, A, B, C, D, z, delta_bias, check_finite)
     if backend == "auto":
-        backend = _auto_backend(u, C)
+        backend = _auto_backend(u, C, A.shape[1])
     if backend == "ref":
         from .ref import selective_scan_ref as impl
     elif backend == "torch":

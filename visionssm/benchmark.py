@@ -341,7 +341,7 @@ def _scan_backend(device: torch.device) -> str:
     from visionssm.kernels.selective_scan import _auto_backend
 
     probe = torch.empty(1, 1, 1, device=device)
-    return _auto_backend(probe, probe)
+    return _auto_backend(probe, probe, 16)
 
 
 def environment(device: torch.device) -> Dict[str, Any]:

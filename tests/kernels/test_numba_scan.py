@@ -61,10 +61,22 @@ def test_auto_picks_numba_on_cpu(monkeypatch):
     assert calls == ["selective_scan_numba", "selective_scan_torch", "selective_scan_torch"]
 
 
-def test_explicit_numba_rejects_state_output():
+def test_explicit_numba_rejects_state_output_beyond_state_1():
     inputs = make_inputs(1, 4, 9, 2, 1)
-    with pytest.raises(ValueError, match="needs C; use backend='torch'"):
+    with pytest.raises(ValueError, match="for d_state 1 only, got d_state 2; use backend='torch'"):
         selective_scan(inputs["u"], inputs["delta"], inputs["A"], inputs["B"], None, backend="numba")
+
+
+@pytest.mark.parametrize("channels,groups", [(8, None), (16, 2), (6, 3)])  # rows, rows, lanes (2 per program)
+def test_state_output_at_state_1(channels, groups):
+    """C=None at d_state 1 (Spatial-Mamba): the states, last state and all gradients match the reference, and auto
+    picks numba for it."""
+    inputs = make_inputs(2, channels, 70, 1, groups, with_C=False)
+    want, got = run(inputs, "ref"), run(inputs, "numba")
+    assert got["out"].shape == (2, channels, 1, 70) and "grad_D" not in got and "grad_z" not in got
+    assert_match(got, want)
+    from visionssm.kernels.selective_scan import _auto_backend
+    assert _auto_backend(inputs["u"], None, 1) == "numba" and _auto_backend(inputs["u"], None, 2) == "torch"
 
 
 def test_concurrent_calls_from_threads():
