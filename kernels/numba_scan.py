@@ -104,6 +104,13 @@ if numba is not None:
         return max(x, np.float32(0.0)) + _log1p_unit(_exp2(-abs(x) * np.float32(LOG2E)))
 
     @njit(fastmath=True, error_model="numpy", inline="always")
+    def _program(task, D, G, W):
+        """Batch index, program index, first channel and B/C group of program ``task`` (W of D channels each)."""
+        blocks = D // W
+        b, blk = task // blocks, task % blocks
+        return b, blk, blk * W, (blk * W) // (D // G)
+
+    @njit(fastmath=True, error_model="numpy", inline="always")
     def _load_tile(b, d0, t0, tl, W, u, dr, bias, softplus, ut, dt):
         """u and Δ = softplus(δ + bias) of tokens [t0, t0 + tl) of W channels, lane-major: [t·W + j]."""
         for j in range(W):
@@ -119,14 +126,11 @@ if numba is not None:
     def scan_fwd(u, dr, bias, softplus, A, Bm, Cm, Dv, y, last, ckpt, W, T):
         """y = scan(u, Δ) + D·u, last state, and (if ``ckpt`` has rows) the state at each tile start."""
         batch, D, L = u.shape
-        G, N = Bm.shape[1], A.shape[1]
-        per_group = D // G
+        N = A.shape[1]
         blocks = D // W
         keep = ckpt.shape[0] > 0
         for task in prange(batch * blocks):
-            b, blk = task // blocks, task % blocks
-            d0 = blk * W
-            g = d0 // per_group
+            b, blk, d0, g = _program(task, D, Bm.shape[1], W)
             h = np.zeros(N * W, np.float32)
             a2 = np.empty(N * W, np.float32)
             ut = np.empty(T * W, np.float32)
@@ -166,14 +170,11 @@ if numba is not None:
     def scan_bwd(u, dr, bias, softplus, A, Bm, Cm, Dv, dy, dlast, ckpt, du, ddr, dA, dB, dC, W, T):
         """Gradients of ``scan_fwd``'s y and last state. dA: (batch, D, N); dB, dC: per program (batch, D / W, N, L)."""
         batch, D, L = u.shape
-        G, N = Bm.shape[1], A.shape[1]
-        per_group = D // G
+        N = A.shape[1]
         blocks = D // W
         NW = N * W
         for task in prange(batch * blocks):
-            b, blk = task // blocks, task % blocks
-            d0 = blk * W
-            g = d0 // per_group
+            b, blk, d0, g = _program(task, D, Bm.shape[1], W)
             a2 = np.empty(NW, np.float32)
             a1 = np.empty(NW, np.float32)
             for n in range(N):
@@ -338,25 +339,28 @@ if numba is not None:
         for t in range(out.shape[0]):
             out[t] += p[t] * q[t]
 
+    @njit(fastmath=True, error_model="numpy", inline="always")
+    def _rows_scratch(L):
+        return np.empty((4, L), np.float32)
+
+    @njit(fastmath=True, error_model="numpy")
+    def _rows_states(b, j, g, u, dr, bias, softplus, A, Bm, dl, e, h):
+        """Rows j … j+3: Δ into dl, decays into e, states into h (each (4, L)); returns the four last states."""
+        for k in range(4):
+            _row_delta(dr[b, j + k], bias[j + k], softplus, dl[k])
+            _row_decay(dl[k], A[j + k, 0] * np.float32(LOG2E), e[k])
+            _row_input(dl[k], u[b, j + k], Bm[b, g, 0], h[k])
+        return _rows_recur(e, h, np.float32(0.0), np.float32(0.0), np.float32(0.0), np.float32(0.0))
+
     @njit(fastmath=True, error_model="numpy", parallel=True, cache=True)
     def scan_fwd_rows(u, dr, bias, softplus, A, Bm, Cm, Dv, y, last, W):
         """``scan_fwd`` for d_state 1, W rows (a multiple of 4) per program, no checkpoints."""
         batch, D, L = u.shape
-        per_group = D // Bm.shape[1]
-        blocks = D // W
-        for task in prange(batch * blocks):
-            b, blk = task // blocks, task % blocks
-            d0 = blk * W
-            g = d0 // per_group
-            dl = np.empty(L, np.float32)
-            e = np.empty((4, L), np.float32)
-            x = np.empty((4, L), np.float32)
+        for task in prange(batch * (D // W)):
+            b, blk, d0, g = _program(task, D, Bm.shape[1], W)
+            dl, e, x = _rows_scratch(L), _rows_scratch(L), _rows_scratch(L)
             for j in range(d0, d0 + W, 4):
-                for k in range(4):
-                    _row_delta(dr[b, j + k], bias[j + k], softplus, dl)
-                    _row_decay(dl, A[j + k, 0] * np.float32(LOG2E), e[k])
-                    _row_input(dl, u[b, j + k], Bm[b, g, 0], x[k])
-                h = _rows_recur(e, x, np.float32(0.0), np.float32(0.0), np.float32(0.0), np.float32(0.0))
+                h = _rows_states(b, j, g, u, dr, bias, softplus, A, Bm, dl, e, x)
                 for k in range(4):
                     last[b, j + k, 0] = h[k]
                     _row_output(Cm[b, g, 0], x[k], Dv[j + k], u[b, j + k], y[b, j + k])
@@ -365,24 +369,13 @@ if numba is not None:
     def scan_bwd_rows(u, dr, bias, softplus, A, Bm, Cm, Dv, dy, dlast, du, ddr, dA, dB, dC, W):
         """``scan_bwd`` for d_state 1: recompute each row's states, run the adjoint, then the element-wise grads."""
         batch, D, L = u.shape
-        per_group = D // Bm.shape[1]
-        blocks = D // W
-        for task in prange(batch * blocks):
-            b, blk = task // blocks, task % blocks
-            d0 = blk * W
-            g = d0 // per_group
-            dl = np.empty((4, L), np.float32)
-            e = np.empty((4, L), np.float32)
-            h = np.empty((4, L), np.float32)
-            adj = np.empty((4, L), np.float32)
+        for task in prange(batch * (D // W)):
+            b, blk, d0, g = _program(task, D, Bm.shape[1], W)
+            dl, e, h, adj = _rows_scratch(L), _rows_scratch(L), _rows_scratch(L), _rows_scratch(L)
             dB[b, blk, 0, :] = 0.0
             dC[b, blk, 0, :] = 0.0
             for j in range(d0, d0 + W, 4):
-                for k in range(4):
-                    _row_delta(dr[b, j + k], bias[j + k], softplus, dl[k])
-                    _row_decay(dl[k], A[j + k, 0] * np.float32(LOG2E), e[k])
-                    _row_input(dl[k], u[b, j + k], Bm[b, g, 0], h[k])
-                _rows_recur(e, h, np.float32(0.0), np.float32(0.0), np.float32(0.0), np.float32(0.0))
+                _rows_states(b, j, g, u, dr, bias, softplus, A, Bm, dl, e, h)
                 _rows_adjoint(e, dy[b, j:j + 4], Cm[b, g, 0], dlast[b, j, 0], dlast[b, j + 1, 0], dlast[b, j + 2, 0],
                               dlast[b, j + 3, 0], adj)
                 for k in range(4):
