@@ -139,6 +139,11 @@ def selective_scan(
     if check_finite is None:
         check_finite = u.device.type != "cuda"
     _check_inputs(u, delta, A, B, C, D, z, delta_bias, check_finite)
+    if u.shape[2] == 0:  # nothing to scan: empty output, zero state (the same for every backend)
+        batch, channels, _ = u.shape
+        shape = (batch, channels, A.shape[1], 0) if C is None else (batch, channels, 0)
+        out = u.new_zeros(shape, dtype=out_dtype or u.dtype)
+        return (out, u.new_zeros(batch, channels, A.shape[1], dtype=torch.float32)) if return_last_state else out
     if backend == "auto":
         backend = _auto_backend(u, C, A.shape[1])
     if backend == "ref":

@@ -36,6 +36,16 @@ def test_lengths(backend, length):
     assert_match(run(inputs, backend), run(inputs, "ref"))
 
 
+@pytest.mark.parametrize("backend", ["ref", *FAST])
+@pytest.mark.parametrize("with_C", [True, False])
+def test_empty_sequence(backend, with_C):
+    """L = 0: an empty output and a zero state, not an error from inside a backend."""
+    inputs = make_inputs(2, 8, 0, 3, 2, with_C=with_C)
+    out, last = selective_scan(*[inputs[k] for k in FIXTURE_ARGS], delta_softplus=True, return_last_state=True,
+                               backend=backend)
+    assert out.shape == ((2, 8, 0) if with_C else (2, 8, 3, 0)) and last.shape == (2, 8, 3) and not last.any()
+
+
 @pytest.mark.parametrize("backend", FAST)
 def test_non_contiguous(backend):
     inputs = make_inputs(2, 8, 33, 4, 4, non_contiguous=True)
