@@ -136,7 +136,7 @@ def main(argv=None) -> None:
     parser.add_argument("--states", nargs="+", type=int, default=[1, 16], help="d_state values")
     parser.add_argument("--ssm-ratio", type=float, default=2.0, help="d_inner = ssm_ratio · dim (VMamba: 2.0)")
     parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--backend", default="auto", help="selective-scan backend (auto, ref, torch, triton)")
+    parser.add_argument("--backend", default="auto", help="selective-scan backend (auto, ref, torch, numba, triton)")
     parser.add_argument("--device", nargs="+", default=None,
                         help="devices to run on (default: cpu, plus cuda when available)")
     parser.add_argument("--warmup", type=int, default=1)

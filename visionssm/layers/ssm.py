@@ -32,7 +32,7 @@ class DirectionalSSM(nn.Module):
     Args:
         d_inner: channels per direction. d_state: N. dt_rank: R ("auto" = ceil(model dim / 16) is
             resolved by the caller; here an int). num_directions: K.
-        backend: selective-scan backend ("auto", "ref", "torch", "triton").
+        backend: selective-scan backend ("auto", "ref", "torch", "numba", "triton").
         float32_output: return float32 from half inputs (VMamba's fix for AMP overflow).
     """
 

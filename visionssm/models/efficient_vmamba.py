@@ -250,7 +250,7 @@ class EfficientVMamba(HierarchicalSSM):
         scan: scan strategy of the SS2D mixers (default ``atrous``, the official ES2D); any registered scan.
         mlp_ratio: channel MLP in EVSS blocks (0 in every release). gate_ratio: BiAttn reduction (0.125).
         ir_expand_ratio, ir_se_ratio: inverted-residual expansion and SE ratio (4, 0.125).
-        ssm_backend: selective-scan backend ("auto", "ref", "torch", "triton").
+        ssm_backend: selective-scan backend ("auto", "ref", "torch", "numba", "triton").
     """
 
     def __init__(self, in_chans: int = 3, num_classes: int = 1000, global_pool: str = "avg",

@@ -107,7 +107,7 @@ class MSVMamba(HierarchicalSSM):
         scan: strategy of every stage (default ``multiscale``, the official MS2D), or one name per stage
             (the official ``ms_stage`` option: stages outside it use ``cross``).
         add_se: SE gate (reduction 8) on the merged SSM output. conv_ffn: ConvFFN after each SS2D (expansion 2).
-        ssm_backend: selective-scan backend ("auto", "ref", "torch", "triton").
+        ssm_backend: selective-scan backend ("auto", "ref", "torch", "numba", "triton").
     """
 
     def __init__(self, in_chans: int = 3, num_classes: int = 1000, global_pool: str = "avg",

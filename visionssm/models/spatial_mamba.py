@@ -98,7 +98,7 @@ class SpatialMamba(HierarchicalBackbone):
         drop_rate: dropout before the classifier (timm convention; the official model applies it after the
             stem instead; every released config uses 0).
         norm_eps: LayerNorm epsilon (official nn.LayerNorm default 1e-5).
-        backend: selective-scan backend ("auto", "ref", "torch", "triton").
+        backend: selective-scan backend ("auto", "ref", "torch", "numba", "triton").
     """
 
     body_fmt = "NHWC"

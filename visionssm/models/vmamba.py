@@ -183,7 +183,7 @@ class VMamba(HierarchicalBackbone):
         patch_norm: LN in the stem.
         d_state, ssm_ratio, dt_rank, d_conv, conv_bias, gate, out_norm, ssm_act_layer, ssm_drop_rate: SS2D options.
         scan, scan_kwargs: scan strategy (registered name or instance); default VMamba's "cross".
-        backend: selective-scan backend ("auto", "ref", "torch", "triton").
+        backend: selective-scan backend ("auto", "ref", "torch", "numba", "triton").
         mlp_ratio, mlp_act_layer, mlp_drop_rate: block MLP (mlp_ratio 0 = no MLP, as v0).
         drop_path_rate: stochastic depth, linear over all blocks.
     """
