@@ -24,6 +24,8 @@ summed over the programs of a group by the caller.
 import math
 import os
 import threading
+import warnings
+from typing import Optional
 
 import numpy as np
 import torch
@@ -59,7 +61,27 @@ _LOCK = threading.Lock()  # numba's "workqueue" threading layer (its fallback) m
 
 
 def numba_available() -> bool:
-    return numba is not None
+    """numba is importable and compiles (NUMBA_DISABLE_JIT=1 would run these loops as Python: never the default)."""
+    return numba is not None and not numba.config.DISABLE_JIT
+
+
+_compiles: Optional[bool] = None
+
+
+def numba_compiles() -> bool:
+    """Whether the kernels compile here: checked once per process by ``warmup`` (a failure warns and returns
+    False, so ``auto`` falls back to the PyTorch path instead of failing inside a model)."""
+    global _compiles
+    if _compiles is None:
+        try:
+            warmup()
+            _compiles = True
+        except Exception as exc:  # any compiler/LLVM failure: fall back, say why
+            warnings.warn(f"visionssm: the numba selective-scan kernels failed to compile ({type(exc).__name__}: "
+                          f"{exc}); CPU scans use the PyTorch path. Set VISIONSSM_CPU_SCAN=torch to skip this check.",
+                          RuntimeWarning, stacklevel=2)
+            _compiles = False
+    return _compiles
 
 
 def lanes_for(channels: int, groups: int) -> int:
@@ -517,7 +539,9 @@ def selective_scan_numba(u, delta, A, B, C, D=None, z=None, delta_bias=None, del
 
 
 def warmup() -> None:
-    """Compile (or load from numba's cache) both kernels on a tiny input."""
-    u = torch.randn(1, 2, 3, requires_grad=True)
-    y = selective_scan_numba(u, torch.rand(1, 2, 3), -torch.ones(2, 1), torch.randn(1, 1, 3), torch.randn(1, 1, 3))
-    y.sum().backward()
+    """Compile (or load from numba's cache) the forward and backward kernels on a tiny input."""
+    with torch.inference_mode(False), torch.enable_grad():
+        u = torch.randn(1, 2, 3, requires_grad=True)
+        y = selective_scan_numba(u, torch.rand(1, 2, 3), -torch.ones(2, 1), torch.randn(1, 1, 3),
+                                 torch.randn(1, 1, 3))
+        y.sum().backward()

@@ -97,7 +97,9 @@ def _auto_backend(u: torch.Tensor, C: Optional[torch.Tensor], state: int) -> str
         return "triton"
     if (u.device.type == "cpu" and (C is not None or state == 1)
             and os.environ.get("VISIONSSM_CPU_SCAN", "numba") != "torch" and _numba_usable()):
-        return "numba"
+        from .numba_scan import numba_compiles
+        if numba_compiles():
+            return "numba"
     return "torch"
 
 

@@ -45,7 +45,9 @@ def test_grad_of_last_state_only():
 
 
 def test_auto_picks_numba_on_cpu(monkeypatch):
-    """auto: numba when y is asked for, torch for the state output (C=None) or when the env var says so."""
+    """auto: numba when y is asked for, torch for the state output (C=None) at d_state > 1 or when the env var
+    says so."""
+    assert ns.numba_compiles()  # the once-per-process compile check calls the kernels itself: before counting
     calls = []
     for module, name in ((ns, "selective_scan_numba"), (__import__("visionssm.kernels.torch_scan").kernels.torch_scan,
                                                         "selective_scan_torch")):
@@ -141,3 +143,27 @@ def test_without_numba_auto_falls_back_to_torch(monkeypatch):
     torch.testing.assert_close(selective_scan(*args), selective_scan(*args, backend="ref"), rtol=1e-4, atol=1e-4)
     with pytest.raises(RuntimeError, match="pip install numba"):
         selective_scan(*args, backend="numba")
+
+
+def test_disabled_jit_is_not_offered(monkeypatch):
+    """NUMBA_DISABLE_JIT=1 would run the kernels as Python loops over tokens: auto must not pick them then."""
+    monkeypatch.setattr(ns.numba.config, "DISABLE_JIT", True)
+    assert "numba" not in available_backends()
+    inputs = make_inputs(1, 8, 12, 2, 1, with_z=False)
+    from visionssm.kernels.selective_scan import _auto_backend
+    assert _auto_backend(inputs["u"], inputs["C"], 2) == "torch"
+
+
+def test_compile_failure_falls_back_with_a_warning(monkeypatch):
+    """A platform where the kernels do not compile: one warning naming the cause, then the PyTorch path."""
+    def broken():
+        raise RuntimeError("LLVM says no")
+
+    monkeypatch.setattr(ns, "_compiles", None)
+    monkeypatch.setattr(ns, "warmup", broken)
+    inputs = make_inputs(1, 8, 12, 2, 1, with_z=False)
+    args = [inputs[k] for k in ("u", "delta", "A", "B", "C")]
+    with pytest.warns(RuntimeWarning, match="failed to compile.*LLVM says no.*PyTorch path"):
+        out = selective_scan(*args)
+    torch.testing.assert_close(out, selective_scan(*args, backend="ref"), rtol=1e-4, atol=1e-4)
+    assert ns._compiles is False
