@@ -8,13 +8,14 @@ laptop CPU. First use compiles the four kernels (~13 s on 2 cores); numba caches
 
 Two layouts:
 
-* N ≥ 2, ``scan_fwd``/``scan_bwd`` ("lanes"): a program owns ``W`` channels of one batch element (``W`` lanes:
+* N ≥ 3, ``scan_fwd``/``scan_bwd`` ("lanes"): a program owns ``W`` channels of one batch element (``W`` lanes:
   every inner loop runs over them). It copies a tile of ``T`` tokens of u and δ into lane-major scratch and runs
   the recurrence token by token with the state (N × W) in L1. The forward stores the state at every tile start
   (``1/T`` of the states) when autograd needs it; the backward recomputes one tile from its checkpoint and runs
   the adjoint ``g_t = e^{Δ_{t+1}A}·g_{t+1} + C_t·dy_t`` back through it.
-* N = 1, ``scan_fwd_rows``/``scan_bwd_rows`` ("rows"): element-wise steps along each channel's contiguous row,
-  only the two recurrences sequential (four rows interleaved); no transposes, no checkpoints.
+* N ≤ 2, ``scan_fwd_rows``/``scan_bwd_rows`` ("rows"): element-wise steps along each channel's contiguous row,
+  one state at a time, only the two recurrences sequential (four rows interleaved); no transposes, no
+  checkpoints.
 
 ``exp`` is an exp2 with a degree-6 polynomial (rel. error 2e-7) so that LLVM vectorises it (numba calls libm's
 scalar ``expf`` otherwise); softplus and the bias on δ are applied inside and recomputed in the backward. B/C
@@ -55,7 +56,10 @@ TILE = 64  # tokens per tile (measured best of 16-256 for training); the forward
 # loop overhead: W = 64 ran the d_state-16 forward 1.5x and the backward 1.8x faster than W = 16 (one core).
 LANES = (64, 32, 16, 8, 4, 2, 1)
 LOG2E = 1.4426950408889634
-STATE1_LAYOUT = "rows"  # d_state 1: "rows" (row-wise passes, the default) or "lanes" (the general kernel)
+# d_state up to this runs by rows (row-wise passes, one state at a time), larger by lanes. Measured (2 cores, batch 4,
+# D 384 × L 3136 and D 1536 × L 196, fwd / fwd+bwd): rows 1.9-2.3x lanes at N = 1, 1.2-1.9x at N = 2, 1.0-1.8x at
+# N = 3, 0.85-1.5x at N = 4, 0.6-1.3x at N = 8.
+ROWS_MAX_STATE = 2
 
 _LOCK = threading.Lock()  # numba's "workqueue" threading layer (its fallback) must not be entered from two threads
 
@@ -273,7 +277,7 @@ if numba is not None:
                     dA[b, d0 + j, n] = grad_a[n * W + j]
 
 
-    # ---- d_state 1: rows instead of lanes ---------------------------------------------------------------------
+    # ---- small d_state: rows instead of lanes -----------------------------------------------------------------
     # With one state the lane layout spends ~60% of its time transposing tiles. Here every element-wise step runs
     # along a channel's own contiguous row (vectorised over tokens) and only the two recurrences are sequential,
     # four rows interleaved so the dependent multiply-adds overlap. The backward needs no checkpoints: a row's
@@ -333,23 +337,32 @@ if numba is not None:
             g3 *= e3[t]
 
     @njit(fastmath=True, error_model="numpy")
-    def _row_grad_u(g, b, dl, dy, dv, out):
+    def _row_scale(p, s, out):
         for t in range(out.shape[0]):
-            out[t] = g[t] * b[t] * dl[t] + dv * dy[t]
+            out[t] = s * p[t]
 
     @njit(fastmath=True, error_model="numpy")
-    def _row_grad_delta(g, h, e, b, u, dl, a, softplus, out):
-        """dL/dδ (through softplus) of one row; returns dL/dA = Σ_t dL/d(Δ_t·A)·Δ_t."""
+    def _row_grad_delta(g, h, e, b, u, dl, a, first, out):
+        """One state's part of dL/dΔ for one row, written (``first``) or added into ``out``; returns that state's
+        dL/dA = Σ_t dL/d(Δ_t·A)·Δ_t."""
         grad_a = np.float32(0.0)
-        for t in range(out.shape[0]):
-            hp = h[t - 1] if t > 0 else np.float32(0.0)
-            de = g[t] * hp * e[t]  # dL/d(Δ·A)
-            grad_a += de * dl[t]
-            v = de * a + g[t] * b[t] * u[t]
-            if softplus:  # softplus'(x) = sigmoid(x) = 1 - e^{-softplus(x)}
-                v *= np.float32(1.0) - _exp2(-dl[t] * np.float32(LOG2E))
-            out[t] = v
+        if first:
+            for t in range(out.shape[0]):
+                de = g[t] * (h[t - 1] if t > 0 else np.float32(0.0)) * e[t]  # dL/d(Δ·A)
+                grad_a += de * dl[t]
+                out[t] = de * a + g[t] * b[t] * u[t]
+        else:
+            for t in range(out.shape[0]):
+                de = g[t] * (h[t - 1] if t > 0 else np.float32(0.0)) * e[t]
+                grad_a += de * dl[t]
+                out[t] += de * a + g[t] * b[t] * u[t]
         return grad_a
+
+    @njit(fastmath=True, error_model="numpy")
+    def _row_softplus_grad(dl, out):
+        """dL/dΔ → dL/dδ: softplus'(x) = sigmoid(x) = 1 - e^{-softplus(x)}."""
+        for t in range(out.shape[0]):
+            out[t] *= np.float32(1.0) - _exp2(-dl[t] * np.float32(LOG2E))
 
     @njit(fastmath=True, error_model="numpy")
     def _row_accumulate(p, q, r, out):
@@ -366,47 +379,64 @@ if numba is not None:
         return np.empty((4, L), np.float32)
 
     @njit(fastmath=True, error_model="numpy")
-    def _rows_states(b, j, g, u, dr, bias, softplus, A, Bm, dl, e, h):
-        """Rows j … j+3: Δ into dl, decays into e, states into h (each (4, L)); returns the four last states."""
+    def _rows_delta(b, j, dr, bias, softplus, dl):
         for k in range(4):
             _row_delta(dr[b, j + k], bias[j + k], softplus, dl[k])
-            _row_decay(dl[k], A[j + k, 0] * np.float32(LOG2E), e[k])
-            _row_input(dl[k], u[b, j + k], Bm[b, g, 0], h[k])
+
+    @njit(fastmath=True, error_model="numpy")
+    def _rows_states(b, j, g, n, u, dl, A, Bm, e, h):
+        """State n of rows j … j+3: decays into e, states into h (each (4, L)); returns the four last states."""
+        for k in range(4):
+            _row_decay(dl[k], A[j + k, n] * np.float32(LOG2E), e[k])
+            _row_input(dl[k], u[b, j + k], Bm[b, g, n], h[k])
         return _rows_recur(e, h, np.float32(0.0), np.float32(0.0), np.float32(0.0), np.float32(0.0))
 
     @njit(fastmath=True, error_model="numpy", parallel=True, cache=True)
     def scan_fwd_rows(u, dr, bias, softplus, A, Bm, Cm, Dv, y, last, W):
-        """``scan_fwd`` for d_state 1, W rows (a multiple of 4) per program, no checkpoints."""
+        """``scan_fwd`` by rows (small d_state), W rows (a multiple of 4) per program, one state at a time."""
         batch, D, L = u.shape
+        N = A.shape[1]
         for task in prange(batch * (D // W)):
             b, blk, d0, g = _program(task, D, Bm.shape[1], W)
             dl, e, x = _rows_scratch(L), _rows_scratch(L), _rows_scratch(L)
             for j in range(d0, d0 + W, 4):
-                h = _rows_states(b, j, g, u, dr, bias, softplus, A, Bm, dl, e, x)
-                for k in range(4):
-                    last[b, j + k, 0] = h[k]
-                    _row_output(Cm[b, g, 0], x[k], Dv[j + k], u[b, j + k], y[b, j + k])
+                _rows_delta(b, j, dr, bias, softplus, dl)
+                for n in range(N):
+                    h = _rows_states(b, j, g, n, u, dl, A, Bm, e, x)
+                    for k in range(4):
+                        last[b, j + k, n] = h[k]
+                        if n == 0:
+                            _row_output(Cm[b, g, 0], x[k], Dv[j + k], u[b, j + k], y[b, j + k])
+                        else:
+                            _row_accumulate_pair(Cm[b, g, n], x[k], y[b, j + k])
 
     @njit(fastmath=True, error_model="numpy", parallel=True, cache=True)
     def scan_bwd_rows(u, dr, bias, softplus, A, Bm, Cm, Dv, dy, dlast, du, ddr, dA, dB, dC, W):
-        """``scan_bwd`` for d_state 1: recompute each row's states, run the adjoint, then the element-wise grads."""
+        """``scan_bwd`` by rows: per state, recompute the rows' states, run the adjoint, add the element-wise grads."""
         batch, D, L = u.shape
+        N = A.shape[1]
         for task in prange(batch * (D // W)):
             b, blk, d0, g = _program(task, D, Bm.shape[1], W)
             dl, e, h, adj = _rows_scratch(L), _rows_scratch(L), _rows_scratch(L), _rows_scratch(L)
-            dB[b, blk, 0, :] = 0.0
-            dC[b, blk, 0, :] = 0.0
+            dB[b, blk] = 0.0
+            dC[b, blk] = 0.0
             for j in range(d0, d0 + W, 4):
-                _rows_states(b, j, g, u, dr, bias, softplus, A, Bm, dl, e, h)
-                _rows_adjoint(e, dy[b, j:j + 4], Cm[b, g, 0], dlast[b, j, 0], dlast[b, j + 1, 0], dlast[b, j + 2, 0],
-                              dlast[b, j + 3, 0], adj)
+                _rows_delta(b, j, dr, bias, softplus, dl)
                 for k in range(4):
-                    _row_grad_u(adj[k], Bm[b, g, 0], dl[k], dy[b, j + k], Dv[j + k], du[b, j + k])
-                    dA[b, j + k, 0] = _row_grad_delta(adj[k], h[k], e[k], Bm[b, g, 0], u[b, j + k], dl[k],
-                                                      A[j + k, 0], softplus, ddr[b, j + k])
-                    _row_accumulate(adj[k], dl[k], u[b, j + k], dB[b, blk, 0])
-                    _row_accumulate_pair(dy[b, j + k], h[k], dC[b, blk, 0])
-
+                    _row_scale(dy[b, j + k], Dv[j + k], du[b, j + k])
+                for n in range(N):
+                    _rows_states(b, j, g, n, u, dl, A, Bm, e, h)
+                    _rows_adjoint(e, dy[b, j:j + 4], Cm[b, g, n], dlast[b, j, n], dlast[b, j + 1, n],
+                                  dlast[b, j + 2, n], dlast[b, j + 3, n], adj)
+                    for k in range(4):
+                        _row_accumulate(adj[k], Bm[b, g, n], dl[k], du[b, j + k])
+                        dA[b, j + k, n] = _row_grad_delta(adj[k], h[k], e[k], Bm[b, g, n], u[b, j + k], dl[k],
+                                                          A[j + k, n], n == 0, ddr[b, j + k])
+                        _row_accumulate(adj[k], dl[k], u[b, j + k], dB[b, blk, n])
+                        _row_accumulate_pair(dy[b, j + k], h[k], dC[b, blk, n])
+                if softplus:
+                    for k in range(4):
+                        _row_softplus_grad(dl[k], ddr[b, j + k])
 
 def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().contiguous().numpy()
@@ -442,7 +472,7 @@ class _NumbaScanFn(torch.autograd.Function):
         bias = delta_bias.float() if delta_bias is not None else u32.new_zeros(channels)
         y = torch.empty_like(u32)
         last = u32.new_empty(batch, channels, A.shape[1])
-        rows = A.shape[1] == 1 and lanes % 4 == 0 and STATE1_LAYOUT == "rows"
+        rows = A.shape[1] <= ROWS_MAX_STATE and lanes % 4 == 0
         common = (_np(u32), _np(d32), _np(bias), softplus, _np(A.float()), _np(Bg), _np(Cg), _np(Dv))
         if rows:
             ckpt = u32.new_empty(0)

@@ -106,16 +106,16 @@ def test_concurrent_calls_from_threads():
 
 
 def test_inference_keeps_no_checkpoints(monkeypatch):
-    """No grad: the forward is told to keep nothing (an empty checkpoint array)."""
+    """No grad: the lanes forward (d_state 3 > ROWS_MAX_STATE) is told to keep nothing (an empty checkpoint array)."""
     seen = []
     real = ns.scan_fwd
     monkeypatch.setattr(ns, "scan_fwd", lambda *a: seen.append(a[10].shape) or real(*a))
-    inputs = make_inputs(1, 16, 130, 2, 1)
+    inputs = make_inputs(1, 16, 130, 3, 1)
     args = [inputs[k] for k in ("u", "delta", "A", "B", "C")]
     with torch.no_grad():
         selective_scan(*args, backend="numba")
     selective_scan(*[a.clone().requires_grad_() for a in args], backend="numba")
-    assert seen[0][0] == 0 and seen[1] == (1, 1, -(-130 // ns.TILE), 2 * 16)
+    assert seen[0][0] == 0 and seen[1] == (1, 1, -(-130 // ns.TILE), 3 * 16)
 
 
 def _scan_in_child(_):
@@ -167,3 +167,13 @@ def test_compile_failure_falls_back_with_a_warning(monkeypatch):
         out = selective_scan(*args)
     torch.testing.assert_close(out, selective_scan(*args, backend="ref"), rtol=1e-4, atol=1e-4)
     assert ns._compiles is False
+
+
+@pytest.mark.parametrize("state", [1, 2, 3])
+def test_rows_and_lanes_layouts_agree(monkeypatch, state):
+    """Small d_state runs by rows, larger by lanes (ROWS_MAX_STATE): both layouts give the reference's answer."""
+    inputs = make_inputs(2, 16, 45, state, 2)
+    want = run(inputs, "ref")
+    for limit in (0, 4):  # all by lanes, then all by rows
+        monkeypatch.setattr(ns, "ROWS_MAX_STATE", limit)
+        assert_match(run(inputs, "numba"), want)
