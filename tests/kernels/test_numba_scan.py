@@ -177,3 +177,11 @@ def test_rows_and_lanes_layouts_agree(monkeypatch, state):
     for limit in (0, 4):  # all by lanes, then all by rows
         monkeypatch.setattr(ns, "ROWS_MAX_STATE", limit)
         assert_match(run(inputs, "numba"), want)
+
+
+def test_compile_check_survives_the_flop_counter_stub(monkeypatch):
+    """The FLOP counter replaces selective_scan_numba by a zero stub; a compile check run under it must still
+    exercise the real kernels (else the whole process would fall back to the PyTorch path)."""
+    monkeypatch.setattr(ns, "_compiles", None)
+    monkeypatch.setattr(ns, "selective_scan_numba", lambda *a, **k: torch.zeros(1, 2, 3))
+    assert ns.numba_compiles() is True
