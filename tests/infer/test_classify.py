@@ -118,7 +118,7 @@ def test_wrong_checkpoint_names_the_problem(tmp_path):
 def test_convert_official_to_timm_local_dir(fixtures_dir, tmp_path):
     """tools/convert.py: official VMamba-v2 release format → safetensors + config.json that timm loads."""
     from visionssm.cli.convert import main as convert_main
-    from visionssm.models.vmamba import official_kwargs_to_ours
+    from visionssm.convert.vmamba import official_kwargs_to_ours
 
     fx = fixtures_dir / "vmamba_v2"
     cfg = json.loads((fx / "config.json").read_text())

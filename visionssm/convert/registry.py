@@ -1,5 +1,11 @@
-"""Per-family converters and ``from_official``: official constructor kwargs + checkpoint → our model."""
+"""Per-family converters and ``from_official``: official constructor kwargs + checkpoint → our model.
+
+Each ``visionssm/convert/<family>.py`` registers its official code base(s) with ``register_family``; the table is
+filled by importing those modules (all of them on the first lookup), so a new family adds one converter file and
+nothing here.
+"""
 import importlib
+import pkgutil
 from dataclasses import dataclass
 from typing import Callable, Dict, Mapping, Optional, Union
 
@@ -23,29 +29,40 @@ class FamilyConverter:
 
 
 _FAMILIES: Dict[str, FamilyConverter] = {}
-# family name (as in shared fixtures' config.json) → module that registers it
-_FAMILY_MODULES = {
-    "vmamba_v0": "visionssm.models.vmamba", "vmamba_v2": "visionssm.models.vmamba", "vmamba": "visionssm.models.vmamba",
-    "vim": "visionssm.models.vim", "efficientvmamba": "visionssm.models.efficient_vmamba",
-    "msvmamba": "visionssm.models.msvmamba", "spatial_mamba": "visionssm.models.spatial_mamba",
-    "vssd": "visionssm.models.vssd",
-}
+_DISCOVERED = False
+_NOT_FAMILIES = {"common", "registry"}
 
 
 def register_family(converter: FamilyConverter) -> FamilyConverter:
+    """Make ``converter`` available to ``from_official(converter.family, ...)``; a family name is registered once."""
+    known = _FAMILIES.get(converter.family)
+    if known is not None and known is not converter:
+        raise ValueError(f"official family {converter.family!r} is already registered by "
+                         f"{getattr(known.build, '__module__', '?')}")
     _FAMILIES[converter.family] = converter
     return converter
 
 
+def _discover() -> None:
+    """Import every converter module of this package (they register their families on import)."""
+    global _DISCOVERED
+    if _DISCOVERED:
+        return
+    package = __name__.rsplit(".", 1)[0]
+    for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        if not info.name.startswith("_") and info.name not in _NOT_FAMILIES:
+            importlib.import_module(f"{package}.{info.name}")
+    _DISCOVERED = True
+
+
 def list_families():
-    for module in set(_FAMILY_MODULES.values()):
-        importlib.import_module(module)
+    _discover()
     return sorted(_FAMILIES)
 
 
 def get_family(family: str) -> FamilyConverter:
-    if family not in _FAMILIES and family in _FAMILY_MODULES:
-        importlib.import_module(_FAMILY_MODULES[family])
+    if family not in _FAMILIES:
+        _discover()
     if family not in _FAMILIES:
         raise KeyError(f"unknown official family {family!r}; known: {', '.join(list_families())}")
     return _FAMILIES[family]
@@ -64,3 +81,13 @@ def from_official(family: str, official_kwargs: Mapping, checkpoint: Union[str, 
         source = checkpoint if isinstance(checkpoint, str) else "checkpoint"
         load_state_dict_strict(model, state_dict, source=f"{family} checkpoint {source}", guess_variant=conv.guess_variant)
     return model
+
+
+def lazy(module: str, name: str) -> Callable:
+    """``module.name``, imported on the first call: a converter names its model's builder this way because the model
+    file imports the converter (for ``checkpoint_filter_fn``)."""
+    def call(*args, **kwargs):
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    call.__qualname__ = call.__name__ = f"{module}.{name}"
+    return call

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from .common import check_state_dict
+from .registry import FamilyConverter, lazy, register_family
 
 StateDict = Dict[str, torch.Tensor]
 
@@ -226,3 +227,20 @@ def check_loadable(model: nn.Module, state_dict: Mapping, source: str, guess: Op
     """
     check_state_dict(model, state_dict, source, guess, ignore_prefixes=tuple(ignore_prefixes),
                      in_chans_conv=in_chans_conv)
+
+
+def _family_builder(generation: Optional[str]):
+    """Official kwargs → ``VMamba``; with a ``generation`` ("v0", "v2") kwargs of the other generation are refused."""
+    def build(official_kwargs: Mapping) -> nn.Module:
+        got = official_generation(official_kwargs)
+        if generation is not None and got != generation:
+            raise ValueError(f"official kwargs have forward_type={official_kwargs.get('forward_type')!r} "
+                             f"(VMamba {got}) but family 'vmamba_{generation}' was requested; use family "
+                             f"'vmamba_{got}' or 'vmamba' (auto-detect).")
+        return lazy("visionssm.models.vmamba", "VMamba")(**official_kwargs_to_ours(official_kwargs))
+    return build
+
+
+for _family, _gen in (("vmamba", None), ("vmamba_v0", "v0"), ("vmamba_v2", "v2")):
+    register_family(FamilyConverter(_family, build=_family_builder(_gen), convert=convert_vmamba_state_dict,
+                                    guess_variant=lazy("visionssm.models.vmamba", "guess_variant")))

@@ -6,6 +6,8 @@ import timm
 
 from visionssm.convert.common import allow_official_config_containers
 
+from ._test_variants import is_test_variant
+
 FAMILIES = ("vmamba", "vim", "efficient_vmamba", "msvmamba", "spatial_mamba", "vssd")
 _timm_before = set(timm.list_models())
 allow_official_config_containers()  # official release files carry pickled configs; see convert/common.py
@@ -18,14 +20,14 @@ for _family in FAMILIES:
             raise
 
 
-def registered_model_names() -> List[str]:
-    """timm names that visionssm registered (sorted)."""
+def registered_model_names(include_test: bool = False) -> List[str]:
+    """timm names that visionssm registered (sorted); the tiny ``test_<family>`` variants only with ``include_test``."""
     names = set()
     for family in FAMILIES:
         names |= set(timm.list_models(module=family))
-    return sorted(names)
+    return sorted(n for n in names if include_test or not is_test_variant(n))
 
 
-_clashes = set(registered_model_names()) & _timm_before
+_clashes = set(registered_model_names(include_test=True)) & _timm_before
 if _clashes:  # a timm release added a model with one of our names: ours would silently replace it
     raise ImportError(f"visionssm model names clash with timm's own models: {sorted(_clashes)}; rename ours.")

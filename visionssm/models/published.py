@@ -1,8 +1,8 @@
 """Published facts about every registered variant: official results with their source, papers, citations.
 
-One place for numbers we did not measure, so model cards and docs quote them consistently. Every row names
-the document it was read from, pinned to the official repository commit the converters were checked
-against (``shared/reference/anchors_backbones.md`` §0); nothing here is derived from our own runs.
+One place for numbers we did not measure, so model cards, docs and tests quote them consistently. Every row names
+the document it was read from, pinned to the official repository commit the converters were checked against
+(``FamilyFacts.commit``); nothing here is derived from our own runs.
 Throughput figures are the authors' (GPU) numbers and only comparable with each other.
 """
 from dataclasses import dataclass, field
@@ -266,6 +266,32 @@ FAMILY_FACTS: Dict[str, FamilyFacts] = {
 }
 
 
+# Parameter counts (millions) to more digits than the tables above print, for tests that compare the full-size
+# models with the official ones. Where the authors give no more precise figure, the count is the official model
+# class (at the commit in FAMILY_FACTS) instantiated with the released config and counted.
+PARAM_COUNTS: Dict[str, float] = {
+    "vmamba_tiny": 22.9,          # official: 22,893,448
+    "vmamba_small": 44.42,        # official: 44,417,416
+    "vmamba_base": 76.25,         # official: 76,254,056
+    "vmamba_tiny_s2l5": 30.7,     # official: 30,705,832
+    "vmamba_small_s2l15": 50.0,   # README "50M" (official: 50,147,752)
+    "vmamba_base_s2l15": 89.0,    # README "89M" (official: 88,557,800)
+    "vmamba_tiny_s1l8": 30.2,     # README "30M" (official: 30,249,064)
+    "vmamba_small_s1l20": 49.01,  # official: 49,012,840
+    "vmamba_base_s1l20": 86.61,   # official: 86,614,504
+    # Vim README "#param." (whole millions); the stride-8 fine-tunes add only a longer position embedding
+    "vim_tiny": 7, "vim_tiny_stride8": 7, "vim_small": 26, "vim_small_stride8": 26, "vim_base": 98,
+    # EfficientVMamba: the official training logs of the release (log_efficient_vmamba_{tiny,small,base}.txt)
+    "efficient_vmamba_tiny": 6.494, "efficient_vmamba_small": 11.274, "efficient_vmamba_base": 33.717,
+    # MSVMamba: comments of the official configs vssm_{nano,micro,tiny}_224_ms.yaml ("ms version: 6.86M / ...")
+    "msvmamba_nano": 6.86, "msvmamba_micro": 11.88, "msvmamba_tiny": 33.08,
+    # Spatial-Mamba README and paper Table 1 (the official code builds 26.75M / 43.07M / 95.75M)
+    "spatial_mamba_tiny": 27.0, "spatial_mamba_small": 43.0, "spatial_mamba_base": 96.0,
+    # VSSD readme "#params" (whole millions)
+    "vssd_micro": 14, "vssd_tiny": 24, "vssd_small": 40, "vssd_base": 89,
+}
+
+
 def family_fixture(family: str, variant: str) -> Optional[str]:
     """The shared/fixtures folder whose official outputs anchor ``variant``'s architecture, if any."""
     for fixture, variants in FAMILY_FACTS[family].fixtures:
@@ -274,4 +300,5 @@ def family_fixture(family: str, variant: str) -> Optional[str]:
     return None
 
 
-__all__ = ["Source", "Result", "VariantFacts", "FamilyFacts", "SOURCES", "PUBLISHED", "FAMILY_FACTS", "family_fixture"]
+__all__ = ["Source", "Result", "VariantFacts", "FamilyFacts", "SOURCES", "PUBLISHED", "FAMILY_FACTS", "PARAM_COUNTS",
+           "family_fixture"]

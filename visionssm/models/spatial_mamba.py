@@ -25,8 +25,8 @@ from timm.models import build_model_with_cfg, generate_default_cfgs, register_mo
 from timm.models._manipulate import checkpoint_seq
 from torch import nn
 
-from visionssm.convert import register_family, unwrap_state_dict
-from visionssm.convert.registry import FamilyConverter
+from visionssm.convert import unwrap_state_dict
+from visionssm.convert.spatial_mamba import convert_official, legacy_key
 from visionssm.layers import SS2D
 from visionssm.layers.mlla_block import MllaBlock
 from visionssm.layers.ss2d import scan_for_blocks
@@ -34,6 +34,7 @@ from visionssm.layers.stems import MllaDownsample, MllaStem
 from visionssm.scans import get_scan_class
 
 from ._hierarchical import HierarchicalBackbone, drop_path_rates, init_weights, stage_dims, stage_feature_info
+from ._test_variants import TEST_CFG
 
 __all__ = ["SpatialMamba", "checkpoint_filter_fn"]
 
@@ -150,60 +151,12 @@ class SpatialMamba(HierarchicalBackbone):
 
 
 # -- official checkpoints -------------------------------------------------------------------------
-_FUSION_KERNELS = ("kernel_3", "kernel_3_1", "kernel_3_2")  # dilations 1, 3, 5
-
-
-def _convert_official(state_dict: Mapping[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    """Official ``SpatialMamba`` keys → ours (stage-leading downsample, stacked fusion kernels, K = 1 axes)."""
-    out: Dict[str, torch.Tensor] = {}
-    fusion: Dict[str, Dict[str, torch.Tensor]] = {}
-    for k, v in state_dict.items():
-        k = re.sub(r"^patch_embed\.", "stem.", k)  # MLLA stem / downsample: same child names as ours
-        k = re.sub(r"^layers\.(\d+)\.downsample\.", lambda m: f"stages.{int(m.group(1)) + 1}.downsample.", k)
-        k = re.sub(r"^layers\.(\d+)\.blocks\.", r"stages.\1.blocks.", k)
-        k = k.replace(".ln_1.", ".norm1.").replace(".ln_2.", ".norm2.")
-        if ".self_attention." in k:
-            prefix, name = k.split(".self_attention.")
-            mixer = f"{prefix}.mixer"
-            if name.startswith("state_fusion."):
-                fusion.setdefault(mixer, {})[name[len("state_fusion."):]] = v
-                continue
-            if name in ("x_proj_weight", "dt_projs_weight", "dt_projs_bias"):
-                k, v = f"{mixer}.ssm.{name}", v.unsqueeze(0)
-            elif name in ("A_logs", "Ds"):
-                k = f"{mixer}.ssm.{name}"
-            else:
-                k = f"{mixer}.{name.replace('conv2d.', 'conv.')}"
-        elif k.startswith("head."):
-            k = "head.fc." + k[len("head."):]
-        out[k] = v
-    for mixer, parts in fusion.items():
-        missing = [n for n in (*_FUSION_KERNELS, "alpha") if n not in parts]
-        if missing:
-            raise KeyError(f"official checkpoint: {mixer} state_fusion lacks {missing}")
-        out[f"{mixer}.scan.kernels"] = torch.stack([parts[n] for n in _FUSION_KERNELS])
-        out[f"{mixer}.scan.alpha"] = parts["alpha"]
-    return out
-
-
 def checkpoint_filter_fn(state_dict: Mapping, model: Optional[nn.Module] = None) -> Dict[str, torch.Tensor]:
     """Official Spatial-Mamba checkpoints (``{'model': ...}``, ``module.`` prefixes) → ours; ours pass unchanged."""
     state_dict = unwrap_state_dict(state_dict)
     if "stem.conv1.conv.weight" in state_dict:
-        return {_legacy_key(k): v for k, v in state_dict.items()}
-    return _convert_official(state_dict)
-
-
-_LEGACY_DOWNSAMPLE = {"expand.": "conv.0.conv.", "dw.": "conv.1.conv.", "proj.conv.": "conv.2.conv.",
-                      "proj.bn.": "conv.2.norm."}
-
-
-def _legacy_key(k: str) -> str:
-    """Keys of checkpoints converted before the stem moved to ``visionssm.layers.stems`` (``bn``, named convs)."""
-    if k.startswith("stem.") and ".bn." in k:
-        return k.replace(".bn.", ".norm.")
-    m = re.match(r"^(stages\.\d+\.downsample\.)(expand\.|dw\.|proj\.conv\.|proj\.bn\.)(.+)$", k)
-    return m.group(1) + _LEGACY_DOWNSAMPLE[m.group(2)] + m.group(3) if m else k
+        return {legacy_key(k): v for k, v in state_dict.items()}
+    return convert_official(state_dict)
 
 
 _RELEASED = {  # variant → (dims[0], depths), classification/configs/spatialmamba/*.yaml
@@ -229,35 +182,6 @@ def guess_variant(state_dict: Mapping[str, torch.Tensor]) -> str:
     return f"a custom Spatial-Mamba (dims={dim}, depths={list(depths_t)})"
 
 
-_OFFICIAL_KWARGS = {"in_chans", "num_classes", "depths", "dims", "d_state", "mlp_ratio", "drop_rate",
-                    "drop_path_rate", "patch_size", "img_size", "dt_init", "attn_drop_rate", "norm_layer",
-                    "patch_norm", "use_checkpoint"}
-
-
-def build_from_official(kwargs: Mapping[str, Any]) -> SpatialMamba:
-    """Our model from the official ``SpatialMamba(**kwargs)`` constructor arguments."""
-    unknown = set(kwargs) - _OFFICIAL_KWARGS
-    if unknown:
-        raise ValueError(f"spatial_mamba: unsupported official kwargs {sorted(unknown)}; known: {sorted(_OFFICIAL_KWARGS)}")
-    if kwargs.get("patch_size", 4) != 4:
-        raise ValueError("spatial_mamba: the official Stem always downsamples by 4; patch_size must be 4")
-    if kwargs.get("attn_drop_rate", 0.0):
-        raise ValueError("spatial_mamba: attn_drop_rate (dropout after the SSM) is not supported; use 0")
-    if kwargs.get("d_state", 1) is None:
-        raise ValueError("spatial_mamba: d_state=None (ceil(dims[0] / 6)) is not supported; pass an int")
-    # img_size only sizes unused attributes; dt_init only changes the initialisation the checkpoint replaces.
-    return SpatialMamba(
-        in_chans=kwargs.get("in_chans", 3), num_classes=kwargs.get("num_classes", 1000),
-        depths=tuple(kwargs.get("depths", (2, 2, 9, 2))), dims=kwargs.get("dims", (96, 192, 384, 768)),
-        d_state=kwargs.get("d_state", 1), mlp_ratio=kwargs.get("mlp_ratio", 4.0),
-        drop_rate=kwargs.get("drop_rate", 0.0), drop_path_rate=kwargs.get("drop_path_rate", 0.1))
-
-
-register_family(FamilyConverter(
-    family="spatial_mamba", build=build_from_official,
-    convert=lambda sd, model: checkpoint_filter_fn(sd, model), guess_variant=guess_variant))
-
-
 # -- timm registration ----------------------------------------------------------------------------
 def _cfg(**kwargs) -> Dict[str, Any]:
     return {
@@ -281,6 +205,7 @@ default_cfgs = generate_default_cfgs({
         origin_url="https://drive.google.com/file/d/1Wb3sYoWLpgmWrmHMYKwdgDwGPZaqM28O/view", notes=(_DRIVE_NOTE,)),
     "spatial_mamba_base.in1k": _cfg(
         origin_url="https://drive.google.com/file/d/1k8dHp2QRCOqBSgAi36YkhZp_O8LqOPjM/view", notes=(_DRIVE_NOTE,)),
+    "test_spatial_mamba": _cfg(origin_url="https://github.com/EdwardChasel/Spatial-Mamba", **TEST_CFG),
 })
 
 
@@ -318,6 +243,9 @@ SMALL_TEST_CONFIGS = {
     "spatial_mamba_base": {"depths": (1, 1, 3, 1), "dims": 24},
 }
 
-# Published parameter counts (millions): README "Pre-trained Models" table and paper Table 1
-# (arXiv:2410.15091): Spatial-Mamba-T 27M, -S 43M, -B 96M. The official code builds 26.75M / 43.07M / 95.75M.
-PUBLISHED_PARAMS = {"spatial_mamba_tiny": 27.0, "spatial_mamba_small": 43.0, "spatial_mamba_base": 96.0}
+
+@register_model
+def test_spatial_mamba(pretrained: bool = False, **kwargs) -> SpatialMamba:
+    """Tiny Spatial-Mamba for tests: dims 16, depths (1, 1, 2, 1), state fusion, no weights."""
+    args = {"depths": (1, 1, 2, 1), "dims": 16, "d_state": 1, "mlp_ratio": 4.0, "drop_path_rate": 0.1}
+    return _create("test_spatial_mamba", pretrained, **dict(args, **kwargs))

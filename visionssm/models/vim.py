@@ -15,7 +15,6 @@ token, the fix users asked for in hustvl/Vim#108 and #112), ``features_only`` to
 checkpoints load through ``checkpoint_filter_fn`` / ``visionssm.convert.from_official('vim', ...)``.
 """
 import math
-import re
 from functools import partial
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
@@ -27,10 +26,11 @@ from timm.models._features import feature_take_indices
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from visionssm.convert import register_family
-from visionssm.convert.common import map_official_kwargs, unwrap_state_dict
-from visionssm.convert.registry import FamilyConverter
+from visionssm.convert.common import unwrap_state_dict
+from visionssm.convert.vim import convert_official, is_official
 from visionssm.layers.mamba_block import MambaBlock, MambaSequenceMixer
+
+from ._test_variants import TEST_CFG
 
 __all__ = ["VisionMamba", "checkpoint_filter_fn", "resize_pos_embed"]
 
@@ -315,49 +315,6 @@ class VisionMamba(nn.Module):
 
 
 # -- official checkpoints ----------------------------------------------------------------------------
-_DIRECTION_KEYS = {  # official forward / backward parameter → our stacked parameter, stacking dim
-    "conv1d.weight": ("conv1d_b.weight", "conv1d.weight", "cat"),
-    "conv1d.bias": ("conv1d_b.bias", "conv1d.bias", "cat"),
-    "x_proj.weight": ("x_proj_b.weight", "ssm.x_proj_weight", "stack"),
-    "dt_proj.weight": ("dt_proj_b.weight", "ssm.dt_projs_weight", "stack"),
-    "dt_proj.bias": ("dt_proj_b.bias", "ssm.dt_projs_bias", "stack"),
-    "A_log": ("A_b_log", "ssm.A_logs", "cat"),
-    "D": ("D_b", "ssm.Ds", "cat"),
-}
-
-
-def _is_official(state_dict: Mapping[str, torch.Tensor]) -> bool:
-    return any(k.startswith("layers.") for k in state_dict) or "norm_f.weight" in state_dict
-
-
-def convert_official(state_dict: Mapping[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    """hustvl/Vim key names (``layers.i.mixer.{conv1d,conv1d_b,x_proj,x_proj_b,...}``, ``norm_f``) → ours.
-
-    The forward and backward parameter sets are stacked in direction order k = 0 (forward), 1 (backward).
-    Keys we do not know are passed through, so a strict load names them.
-    """
-    out: Dict[str, torch.Tensor] = {}
-    consumed = set()
-    for k, v in state_dict.items():
-        if k in consumed:
-            continue
-        m = re.match(r"layers\.(\d+)\.mixer\.(.+)$", k)
-        if m and m.group(2) in _DIRECTION_KEYS:
-            prefix = f"layers.{m.group(1)}.mixer."
-            back_name, ours, how = _DIRECTION_KEYS[m.group(2)]
-            back = state_dict.get(prefix + back_name)
-            if back is None:
-                raise KeyError(f"{k} has no backward twin {prefix + back_name}: only Vim's bimamba v2 "
-                               f"(two parameter sets per layer) is supported")
-            consumed.add(prefix + back_name)
-            out[f"blocks.{m.group(1)}.mixer.{ours}"] = (torch.cat if how == "cat" else torch.stack)([v, back])
-            continue
-        k2 = re.sub(r"^layers\.(\d+)\.", r"blocks.\1.", k)
-        k2 = re.sub(r"^norm_f\.", "norm.", k2)
-        out[k2] = v
-    return out
-
-
 def _grid_of(length: int, class_token: bool) -> Tuple[int, int]:
     m = length - int(class_token)
     side = int(round(math.sqrt(m)))
@@ -370,7 +327,7 @@ def checkpoint_filter_fn(state_dict: Mapping, model: VisionMamba) -> Dict[str, t
     """Official Vim checkpoints ({'model': ...}, ``module.`` prefixes) or ours → our keys; the position
     embedding is resized to the model's grid around the middle class token when the sizes differ."""
     sd = unwrap_state_dict(state_dict)
-    if _is_official(sd):
+    if is_official(sd):
         sd = convert_official(sd)
     pos = sd.get("pos_embed")
     if pos is not None and pos.shape != model.pos_embed.shape:
@@ -379,55 +336,8 @@ def checkpoint_filter_fn(state_dict: Mapping, model: VisionMamba) -> Dict[str, t
     return sd
 
 
-_OFFICIAL_TO_OURS = {
-    "img_size": "img_size", "patch_size": "patch_size", "stride": "stride", "embed_dim": "embed_dim",
-    "depth": "depth", "d_state": "d_state", "channels": "in_chans", "num_classes": "num_classes",
-    "drop_rate": "drop_rate", "drop_path_rate": "drop_path_rate", "norm_epsilon": "norm_eps",
-    "residual_in_fp32": "residual_in_fp32",
-}
-# official kwargs that must hold a given value (anything else is a different architecture)
-_OFFICIAL_REQUIRED = {"if_abs_pos_embed": True, "if_rope": False, "if_rope_residual": False, "bimamba_type": "v2",
-                      "if_bidirectional": False, "use_double_cls_token": False, "if_bimamba": False,
-                      "init_layer_scale": None, "flip_img_sequences_ratio": -1.0}
-_OFFICIAL_IGNORED = {"fused_add_norm", "final_pool_type", "device", "dtype", "pt_hw_seq_len", "ft_seq_len",
-                     "initializer_cfg", "pretrained", "pretrained_cfg", "pretrained_cfg_overlay", "drop_block_rate"}
-
-
-def kwargs_from_official(official: Mapping[str, Any]) -> Dict[str, Any]:
-    """hustvl/Vim ``VisionMamba(**kwargs)`` → ``VisionMamba`` kwargs here; unsupported settings raise."""
-    official = dict(official)
-
-    def norm_layer(value: Any, kwargs: Dict[str, Any]) -> None:
-        kwargs["norm_layer"] = "rmsnorm" if value else "layernorm"
-
-    def divide_out(value: Any, kwargs: Dict[str, Any]) -> None:
-        if not value:
-            raise NotImplementedError("if_divide_out=False (sum instead of mean of the two directions) is "
-                                      "not supported; the released models divide by 2")
-
-    def cls_token(value: Any, kwargs: Dict[str, Any]) -> None:
-        kwargs["class_token"] = bool(value)
-
-    def middle_cls_token(value: Any, kwargs: Dict[str, Any]) -> None:
-        if not value and official.get("if_cls_token", True):
-            raise NotImplementedError("only the middle class token (use_middle_cls_token=True) is supported")
-
-    def ssm_cfg(value: Any, kwargs: Dict[str, Any]) -> None:
-        for k2, v2 in (value or {}).items():
-            if k2 not in ("d_conv", "expand", "dt_rank"):
-                raise NotImplementedError(f"official Vim ssm_cfg[{k2!r}] is not supported")
-            kwargs[k2] = v2
-
-    kwargs = map_official_kwargs(official, "Vim", _OFFICIAL_TO_OURS, _OFFICIAL_REQUIRED, _OFFICIAL_IGNORED, {
-        "rms_norm": norm_layer, "if_divide_out": divide_out, "if_devide_out": divide_out, "if_cls_token": cls_token,
-        "use_middle_cls_token": middle_cls_token, "ssm_cfg": ssm_cfg})
-    if not kwargs.get("class_token", True):
-        kwargs["global_pool"] = "avg" if official.get("final_pool_type", "mean") == "mean" else ""
-    return kwargs
-
-
 def guess_variant(state_dict: Mapping[str, torch.Tensor]) -> str:
-    sd = convert_official(state_dict) if _is_official(state_dict) else state_dict
+    sd = convert_official(state_dict) if is_official(state_dict) else state_dict
     dim = sd["pos_embed"].shape[-1] if "pos_embed" in sd else None
     depth = len({k.split(".")[1] for k in sd if k.startswith("blocks.")})
     names = {192: "vim_tiny", 384: "vim_small", 768: "vim_base"}
@@ -436,14 +346,6 @@ def guess_variant(state_dict: Mapping[str, torch.Tensor]) -> str:
     if tokens == 730:
         name += "_stride8"
     return f"{name} (embed_dim {dim}, depth {depth}, pos_embed of {tokens} tokens)"
-
-
-register_family(FamilyConverter(
-    family="vim",
-    build=lambda official: VisionMamba(**kwargs_from_official(official)),
-    convert=lambda sd, model: checkpoint_filter_fn(sd, model),
-    guess_variant=guess_variant,
-))
 
 
 # -- registry --------------------------------------------------------------------------------------
@@ -474,6 +376,7 @@ default_cfgs = generate_default_cfgs({
                                   notes=("Vim-S+, stride-8 fine-tune, 81.6 top-1 (official README)",)),
     "vim_base.in1k": _hf("hustvl/Vim-base-midclstok", "vim_b_midclstok_81p9acc.pth",
                          notes=("Vim-B, 81.9 top-1 (official README)",)),
+    "test_vim": _cfg(**TEST_CFG),
 })
 
 
@@ -531,6 +434,9 @@ SMALL_TEST_CONFIGS = {
     "vim_base": {"embed_dim": 64, "depth": 3, "img_size": 64},
 }
 
-# published parameter counts (millions): official README table "#param." (7M / 26M / 98M), the
-# stride-8 fine-tunes have the same size plus a longer position embedding
-PUBLISHED_PARAMS = {"vim_tiny": 7, "vim_tiny_stride8": 7, "vim_small": 26, "vim_small_stride8": 26, "vim_base": 98}
+
+@register_model
+def test_vim(pretrained: bool = False, **kwargs) -> VisionMamba:
+    """Tiny Vim for tests: embed 32, depth 3, 16×16 patches on a 64×64 input (4×4 tokens), no weights."""
+    args = {"img_size": 64, "patch_size": 16, "stride": 16, "embed_dim": 32, "depth": 3, "d_state": 16}
+    return _create_vim("test_vim", pretrained, **dict(args, **kwargs))

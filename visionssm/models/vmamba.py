@@ -24,19 +24,13 @@ from timm.models._manipulate import checkpoint_seq
 from torch import nn
 
 from visionssm.convert.common import unwrap_state_dict
-from visionssm.convert.registry import FamilyConverter, register_family
-from visionssm.convert.vmamba import (
-    check_loadable,
-    convert_vmamba_state_dict,
-    describe_official_state_dict,
-    official_generation,
-    official_kwargs_to_ours,
-)
+from visionssm.convert.vmamba import check_loadable, convert_vmamba_state_dict, describe_official_state_dict
 from visionssm.layers.norms import LayerNorm2d, channel_norm, nchw_to_nhwc, nhwc_to_nchw
 from visionssm.layers.ss2d import SS2D, ScanProvider
 from visionssm.scans import ScanStrategy
 
 from ._hierarchical import HierarchicalBackbone, drop_path_rates, init_weights, stage_dims, stage_feature_info
+from ._test_variants import TEST_CFG
 
 __all__ = ["VMamba", "VSSBlock", "VMambaStage", "checkpoint_filter_fn"]
 
@@ -291,26 +285,6 @@ def checkpoint_filter_fn(state_dict: Mapping, model: VMamba) -> Dict[str, torch.
     return sd
 
 
-def _build_from_official(official_kwargs: Mapping) -> VMamba:
-    return VMamba(**official_kwargs_to_ours(official_kwargs))
-
-
-def _family_builder(generation: Optional[str]):
-    def build(official_kwargs: Mapping) -> VMamba:
-        got = official_generation(official_kwargs)
-        if generation is not None and got != generation:
-            raise ValueError(f"official kwargs have forward_type={official_kwargs.get('forward_type')!r} "
-                             f"(VMamba {got}) but family 'vmamba_{generation}' was requested; use family "
-                             f"'vmamba_{got}' or 'vmamba' (auto-detect).")
-        return _build_from_official(official_kwargs)
-    return build
-
-
-for _family, _gen in (("vmamba", None), ("vmamba_v0", "v0"), ("vmamba_v2", "v2")):
-    register_family(FamilyConverter(_family, build=_family_builder(_gen),
-                                    convert=convert_vmamba_state_dict, guess_variant=guess_variant))
-
-
 # -- registry ---------------------------------------------------------------------------------------
 
 _V0 = {"dims": 96, "d_state": 16, "ssm_ratio": 2.0, "d_conv": 3, "conv_bias": True, "gate": "silu", "mlp_ratio": 0.0,
@@ -331,20 +305,6 @@ _VARIANTS: Dict[str, Dict[str, Any]] = {
     "vmamba_base_s1l20": dict(_V2, depths=(2, 2, 20, 2), dims=128, ssm_ratio=1.0, drop_path_rate=0.5),
 }
 
-# Parameter counts in millions. README = MzeroMiko/VMamba README (rounded); anchors = the shared anchors
-# §3.2 (official model instantiated); official = the official vmamba.py builder at commit 2ed52ead,
-# instantiated and counted (no published figure with more precision exists for these).
-PUBLISHED_PARAMS = {
-    "vmamba_tiny": 22.9,          # anchors §3.2 (official: 22,893,448)
-    "vmamba_small": 44.42,        # official: 44,417,416
-    "vmamba_base": 76.25,         # official: 76,254,056
-    "vmamba_tiny_s2l5": 30.7,     # anchors §3.2 (official: 30,705,832)
-    "vmamba_small_s2l15": 50.0,   # README "50M" (official: 50,147,752)
-    "vmamba_base_s2l15": 89.0,    # README "89M" (official: 88,557,800)
-    "vmamba_tiny_s1l8": 30.2,     # anchors §3.2, README "30M" (official: 30,249,064)
-    "vmamba_small_s1l20": 49.01,  # official: 49,012,840
-    "vmamba_base_s1l20": 86.61,   # official: 86,614,504
-}
 
 # small configurations of every variant (architecture kept: stem, downsample, gate, d_state, ratio, MLP)
 SMALL_TEST_CONFIGS = {name: {"depths": (1, 1, 2, 1), "dims": 16} for name in _VARIANTS}
@@ -384,10 +344,13 @@ default_cfgs = generate_default_cfgs({
                "'model_ema' when present).",))
     for name in _VARIANTS
 })
+default_cfgs.update(generate_default_cfgs({"test_vmamba": _cfg(first_conv="stem.conv1", **TEST_CFG)}))
+# v2 layout (overlapping stem, conv downsample, no z gate, d_state 1, MLP), two blocks in stage 3
+_TEST_ARGS = dict(_V2, depths=(1, 1, 2, 1), dims=16, ssm_ratio=2.0, drop_path_rate=0.1)
 
 
 def _create_vmamba(variant: str, pretrained: bool = False, **kwargs) -> VMamba:
-    model_args = dict(_VARIANTS[variant])
+    model_args = dict(_TEST_ARGS if variant == "test_vmamba" else _VARIANTS[variant])
     model_args.update(kwargs)
     return build_model_with_cfg(
         VMamba, variant, pretrained,
@@ -448,3 +411,9 @@ def vmamba_small_s1l20(pretrained: bool = False, **kwargs) -> VMamba:
 def vmamba_base_s1l20(pretrained: bool = False, **kwargs) -> VMamba:
     """VMamba-B[s1l20] (v2): 83.8% IN-1k top-1."""
     return _create_vmamba("vmamba_base_s1l20", pretrained, **kwargs)
+
+
+@register_model
+def test_vmamba(pretrained: bool = False, **kwargs) -> VMamba:
+    """Tiny VMamba-v2 for tests: dims 16, depths (1, 1, 2, 1), 64×64 input, no weights."""
+    return _create_vmamba("test_vmamba", pretrained, **kwargs)

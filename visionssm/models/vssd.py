@@ -15,7 +15,6 @@ then H // 2 per stage, and only runs when the input sides are divisible by 32; o
 agree exactly.
 """
 import math
-import re
 from typing import Any, Dict, Mapping, Sequence
 
 import torch
@@ -25,15 +24,15 @@ from timm.models import build_model_with_cfg, generate_default_cfgs, register_mo
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from visionssm.convert import register_family
-from visionssm.convert.common import map_official_kwargs, unwrap_state_dict
-from visionssm.convert.registry import FamilyConverter
+from visionssm.convert.common import unwrap_state_dict
+from visionssm.convert.vssd import convert_official, is_official
 from visionssm.layers.mlla_block import MllaBlock
 from visionssm.layers.norms import LayerNorm2d
 from visionssm.layers.stems import ConvNormAct, MllaDownsample, MllaStem
 from visionssm.scans import build_scan
 
 from ._hierarchical import HierarchicalBackbone, drop_path_rates, init_weights, stage_feature_info
+from ._test_variants import TEST_CFG
 
 # MLLA stem / downsampling, shared with Spatial-Mamba (names kept for existing imports)
 Stem, Downsample = MllaStem, MllaDownsample
@@ -198,76 +197,20 @@ class VSSD(HierarchicalBackbone):
 
 
 # -- official checkpoints ----------------------------------------------------------------------------
-def _is_official(state_dict: Mapping[str, torch.Tensor]) -> bool:
-    return any(k.startswith(("layers.", "patch_embed.")) for k in state_dict)
-
-
-def convert_official(state_dict: Mapping[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    """YuHengsss/VSSD ``VMAMBA2`` keys → ours.
-
-    ``patch_embed`` → ``stem``; ``layers.i.blocks`` → ``stages.i.blocks``; ``layers.i.downsample`` →
-    ``stages.{i+1}.downsample``; ``attn.{in_proj,conv2d,dt_bias,A_log,D,norm,out_proj}`` →
-    ``mixer.{in_proj,conv,...}``; ``attn.to_qkv``/``attn.to_out`` → ``mixer.attn.qkv``/``.proj``;
-    ``head`` → ``head.fc``. The detection backbone's ``outnorm{i}`` keys are dropped (not part of the
-    classifier). Unknown keys are passed through, so a strict load names them.
-    """
-    out: Dict[str, torch.Tensor] = {}
-    for k, v in state_dict.items():
-        if k.startswith("outnorm"):
-            continue
-        k2 = re.sub(r"^patch_embed\.", "stem.", k)
-        k2 = re.sub(r"^layers\.(\d+)\.downsample\.", lambda m: f"stages.{int(m.group(1)) + 1}.downsample.", k2)
-        k2 = re.sub(r"^layers\.(\d+)\.blocks\.", r"stages.\1.blocks.", k2)
-        k2 = re.sub(r"\.attn\.", ".mixer.", k2)
-        k2 = re.sub(r"\.mixer\.to_qkv\.", ".mixer.attn.qkv.", k2)
-        k2 = re.sub(r"\.mixer\.to_out\.", ".mixer.attn.proj.", k2)
-        k2 = re.sub(r"\.mixer\.conv2d\.", ".mixer.conv.", k2)
-        k2 = re.sub(r"^head\.", "head.fc.", k2)
-        out[k2] = v
-    return out
-
-
 def checkpoint_filter_fn(state_dict: Mapping, model: VSSD) -> Dict[str, torch.Tensor]:
     """Official VSSD checkpoints ({'model'}, {'model_ema'}, ``module.``) or ours → our keys."""
     sd = unwrap_state_dict(state_dict)
-    return convert_official(sd) if _is_official(sd) else dict(sd)
-
-
-_OFFICIAL_TO_OURS = {
-    "in_chans": "in_chans", "num_classes": "num_classes", "embed_dim": "embed_dim", "depths": "depths",
-    "num_heads": "num_heads", "mlp_ratio": "mlp_ratio", "drop_rate": "drop_rate", "drop_path_rate": "drop_path_rate",
-    "ssd_expansion": "expand", "ssd_ngroups": "ngroups", "d_state": "d_state", "attn_types": "attn_types",
-}
-_OFFICIAL_REQUIRED = {"patch_size": 4, "simple_downsample": False, "simple_patch_embed": False,
-                      "linear_attn_duality": True, "lepe": False, "bidirection": False, "qkv_bias": True}
-_OFFICIAL_IGNORED = {"image_size", "img_size", "ssd_chunk_size", "use_checkpoint", "norm_layer", "ssd_expand"}
-
-
-def kwargs_from_official(official: Mapping[str, Any]) -> Dict[str, Any]:
-    """YuHengsss/VSSD ``VMAMBA2(**kwargs)`` → ``VSSD`` kwargs; settings of other architectures raise."""
-    def positive_da(value: Any, kwargs: Dict[str, Any]) -> None:
-        kwargs["scan"] = "ncssd" if value else build_scan("ncssd", positive_dA=False)
-
-    return map_official_kwargs(official, "VSSD", _OFFICIAL_TO_OURS, _OFFICIAL_REQUIRED, _OFFICIAL_IGNORED,
-                               {"ssd_positve_dA": positive_da})
+    return convert_official(sd) if is_official(sd) else dict(sd)
 
 
 def guess_variant(state_dict: Mapping[str, torch.Tensor]) -> str:
-    sd = convert_official(state_dict) if _is_official(state_dict) else state_dict
+    sd = convert_official(state_dict) if is_official(state_dict) else state_dict
     w = sd.get("stem.conv1.conv.weight")
     embed = None if w is None else 2 * w.shape[0]
     depths = tuple(len({k.split(".")[3] for k in sd if k.startswith(f"stages.{i}.blocks.")}) for i in range(4))
     known = {(48, (2, 2, 8, 4)): "vssd_micro", (64, (2, 4, 8, 4)): "vssd_tiny", (64, (3, 4, 21, 5)): "vssd_small",
              (96, (3, 4, 21, 5)): "vssd_base"}
     return f"{known.get((embed, depths), 'an unreleased VSSD')} (embed_dim {embed}, depths {list(depths)})"
-
-
-register_family(FamilyConverter(
-    family="vssd",
-    build=lambda official: VSSD(**kwargs_from_official(official)),
-    convert=lambda sd, model: checkpoint_filter_fn(sd, model),
-    guess_variant=guess_variant,
-))
 
 
 # -- registry --------------------------------------------------------------------------------------
@@ -291,6 +234,7 @@ default_cfgs = generate_default_cfgs({
     "vssd_small.mesa_in1k": _cfg("vssd_small_e300_with_mesa.pth", notes=("trained with MESA, 84.5 top-1",)),
     "vssd_base.in1k": _cfg("vssd_base_best_ema.pth", notes=("84.7 top-1 (official README)",)),
     "vssd_base.mesa_in1k": _cfg("vssd_base_e300_with_mesa.pth", notes=("trained with MESA, 85.4 top-1",)),
+    "test_vssd": _cfg(**TEST_CFG),
 })
 
 
@@ -339,5 +283,9 @@ SMALL_TEST_CONFIGS = {
     "vssd_base": {"embed_dim": 24, "depths": (1, 1, 1, 1), "d_state": 8},
 }
 
-# published parameter counts (millions), official README "#params": 14M / 24M / 40M / 89M
-PUBLISHED_PARAMS = {"vssd_micro": 14, "vssd_tiny": 24, "vssd_small": 40, "vssd_base": 89}
+
+@register_model
+def test_vssd(pretrained: bool = False, **kwargs) -> VSSD:
+    """Tiny VSSD for tests: embed 16, one block per stage (3× NC-SSD, attention), d_state 8, no weights."""
+    args = {"embed_dim": 16, "depths": (1, 1, 1, 1), "num_heads": (2, 4, 8, 16), "d_state": 8, "drop_path_rate": 0.1}
+    return _create_vssd("test_vssd", pretrained, **dict(args, **kwargs))
