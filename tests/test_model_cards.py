@@ -2,17 +2,22 @@
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
-from visionssm.cards import CARDS_DIR, FLOPS_FILE, check_cards, family_of, render_all
+from visionssm.cards import FLOPS_NAME, check_cards, family_of, main, render_all, throughput_files
 from visionssm.models import FAMILIES, registered_model_names
-from visionssm.models.published import FAMILY_FACTS, PUBLISHED, SOURCES, family_fixture
+from visionssm.models.published import FAMILY_FACTS, PARAM_COUNTS, PUBLISHED, SOURCES, family_fixture
 
 REGEN = "regenerate with `python tools/make_model_cards.py`"
+ROOT = Path(__file__).resolve().parents[1]
+CARDS_DIR, BENCHMARKS = ROOT / "model_cards", ROOT / "benchmarks"
+FLOPS_FILE = BENCHMARKS / FLOPS_NAME
 
 
 def test_cards_on_disk_match_a_fresh_render_of_the_registry():
-    problems = check_cards(CARDS_DIR)
+    rendered = render_all(flops_file=FLOPS_FILE, throughput_files_=throughput_files(BENCHMARKS))
+    problems = check_cards(CARDS_DIR, rendered)
     assert not problems, f"{len(problems)} model card problem(s), {REGEN}:\n" + "\n".join(problems)
 
 
@@ -54,16 +59,12 @@ def test_published_parity_fixtures_are_the_shared_ones(fixtures_dir):
             assert (Path(__file__).parent / "models" / f"test_{family}.py").is_file()
 
 
-def test_published_params_agree_with_the_family_modules():
-    import importlib
-
-    for family in FAMILIES:
-        module = importlib.import_module(f"visionssm.models.{family}")
-        for name, millions in getattr(module, "PUBLISHED_PARAMS", {}).items():
-            rounded = PUBLISHED[name].params_m
-            # the sources print whole millions, rounded or truncated (EfficientVMamba-B 33.7M is "33M"); the family
-            # modules keep exact official counts
-            assert abs(rounded - millions) < 1, f"{name}: published.py says {rounded}M, {family}.py {millions}M"
+def test_precise_param_counts_agree_with_the_tables():
+    assert set(PARAM_COUNTS) == set(PUBLISHED)
+    for name, millions in PARAM_COUNTS.items():
+        rounded = PUBLISHED[name].params_m
+        # the sources print whole millions, rounded or truncated (EfficientVMamba-B 33.7M is "33M")
+        assert abs(rounded - millions) < 1, f"{name}: the table says {rounded}M, PARAM_COUNTS {millions}M"
 
 
 def test_measured_flops_file_matches_the_current_code():
@@ -116,3 +117,21 @@ def test_cpu_throughput_line_names_the_scan_backend():
     assert "2 threads on AMD EPYC, numba scan;" not in line({})  # older results files: no claim
     assert "2 threads on AMD EPYC, numba scan" in line({"scan_backend": "numba"})
     assert "PyTorch scan" in line({"scan_backend": "torch"})
+
+
+def test_generator_reads_the_folders_it_is_given(tmp_path, capsys):
+    """No path relative to the package: an installed wheel has no benchmarks/ beside it."""
+    bench, out = tmp_path / "bench", tmp_path / "cards"
+    bench.mkdir()
+    flops = {"models": {"vim_tiny": {"params": 1, "flops": 2e9, "scan_flops": 0, "input_size": [3, 224, 224]}}}
+    (bench / FLOPS_NAME).write_text(json.dumps(flops))
+    with pytest.raises(SystemExit):
+        main(["--out", str(out)])  # --benchmarks is required outside the checkout's tool
+    assert "--benchmarks" in capsys.readouterr().err
+    args = ["--benchmarks", str(bench), "--out", str(out), "--models", "vim_tiny"]
+    assert main(args) == 0
+    assert [p.name for p in out.glob("*.md")] == ["vim_tiny.md"]
+    assert "- **CPU throughput (ours):** not measured" in (out / "vim_tiny.md").read_text()
+    assert main([*args, "--check"]) == 0
+    (out / "vim_tiny.md").write_text("edited\n")
+    assert main([*args, "--check"]) == 1 and "stale card" in capsys.readouterr().out

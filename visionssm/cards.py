@@ -3,23 +3,22 @@
 Sources of every line: the timm registration (pretrained cfg: weights location, licence, input size,
 normalisation), the model built on the meta device (parameter count, stage widths and strides),
 ``visionssm.models.published`` (official results with their source, papers, citations, parity fixtures) and,
-when present, the benchmark results files written by ``tools/benchmark.py`` (FLOPs, CPU and GPU throughput).
-``python tools/make_model_cards.py`` rewrites the folder; ``--check`` lists missing, stale and orphaned cards.
+when present, the benchmark results files written by ``tools/benchmark.py`` (FLOPs, CPU and GPU throughput) in the
+folder given with ``--benchmarks``. ``visionssm cards --benchmarks DIR --out DIR`` (or ``tools/make_model_cards.py``
+in a checkout) rewrites the cards folder; ``--check`` lists missing, stale and orphaned cards.
 """
 import argparse
 import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-CARDS_DIR = REPO_ROOT / "model_cards"
-FLOPS_FILE = REPO_ROOT / "benchmarks" / "flops_cpu.json"
-# benchmarks/results_cpu.json, results_cpu_<suffix>.json, results_cuda_<gpu>.json: per device, the first file naming
-# a model wins
+FLOPS_NAME = "flops_cpu.json"  # tools/benchmark.py --flops-only --all-registered --out <benchmarks>/flops_cpu.json
+# results_cpu.json, results_cpu_<suffix>.json, results_cuda_<gpu>.json: per device, the first file naming a model wins
 THROUGHPUT_GLOBS = ("results_cpu*.json", "results_cuda*.json")
 
 
-def throughput_files(folder: Path = REPO_ROOT / "benchmarks") -> List[Path]:
+def throughput_files(folder: Path) -> List[Path]:
+    """The throughput results files in a benchmarks folder, in the order the cards read them."""
     return [f for pattern in THROUGHPUT_GLOBS for f in sorted(Path(folder).glob(pattern))]
 
 # Hugging Face licence ids; anything else is written as "other" with license_name (the hub's convention)
@@ -237,20 +236,19 @@ def render_card(name: str, flops: Optional[Dict[str, Any]] = None, throughput: O
     return "\n".join(out)
 
 
-def render_all(names: Optional[Sequence[str]] = None, flops_file: Optional[Path] = FLOPS_FILE,
-               throughput_files_: Optional[Sequence[Path]] = None) -> Dict[str, str]:
-    """{file name: card text} for every registered variant (or ``names``); default benchmark files under benchmarks/."""
+def render_all(names: Optional[Sequence[str]] = None, flops_file: Optional[Path] = None,
+               throughput_files_: Sequence[Path] = ()) -> Dict[str, str]:
+    """{file name: card text} for every registered variant (or ``names``; never the ``test_*`` variants by default),
+    quoting the given benchmark results files (none: "not measured")."""
     from visionssm.models import registered_model_names
 
-    files = throughput_files() if throughput_files_ is None else throughput_files_
     flops = _load_json(flops_file)
-    throughput = [r for r in (_load_json(f) for f in files) if r]
+    throughput = [r for r in (_load_json(f) for f in throughput_files_) if r]
     return {f"{n}.md": render_card(n, flops, throughput) for n in (names or registered_model_names())}
 
 
-def check_cards(cards_dir: Path = CARDS_DIR, rendered: Optional[Dict[str, str]] = None) -> List[str]:
-    """Problems between the cards on disk and the registry: missing, stale (differs from a fresh render), orphaned."""
-    rendered = rendered if rendered is not None else render_all()
+def check_cards(cards_dir: Path, rendered: Dict[str, str]) -> List[str]:
+    """Problems between the cards on disk and ``rendered``: missing, stale (differs from the render), orphaned."""
     problems = []
     on_disk = {p.name for p in Path(cards_dir).glob("*.md") if p.name != "README.md"}
     for fname, text in sorted(rendered.items()):
@@ -264,9 +262,8 @@ def check_cards(cards_dir: Path = CARDS_DIR, rendered: Optional[Dict[str, str]] 
     return problems
 
 
-def write_cards(cards_dir: Path = CARDS_DIR, rendered: Optional[Dict[str, str]] = None, prune: bool = True) -> List[Path]:
+def write_cards(cards_dir: Path, rendered: Dict[str, str], prune: bool = True) -> List[Path]:
     """Write every card; with ``prune`` delete cards of models that are no longer registered."""
-    rendered = rendered if rendered is not None else render_all()
     cards_dir = Path(cards_dir)
     cards_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -282,15 +279,26 @@ def write_cards(cards_dir: Path = CARDS_DIR, rendered: Optional[Dict[str, str]] 
     return written
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    p = argparse.ArgumentParser(prog="make_model_cards", description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", type=Path, default=CARDS_DIR, help="cards folder (default: %(default)s)")
-    p.add_argument("--flops", type=Path, default=FLOPS_FILE, help="tools/benchmark.py --flops-only results")
+def main(argv: Optional[Sequence[str]] = None, prog: str = "visionssm cards", benchmarks: Optional[Path] = None,
+         out: Optional[Path] = None) -> int:
+    """Command line; ``benchmarks`` / ``out`` are defaults for the two folders (the checkout's, in the tools script)."""
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    p.add_argument("--benchmarks", type=Path, default=benchmarks, required=benchmarks is None,
+                   help=f"folder of tools/benchmark.py results ({FLOPS_NAME}, {', '.join(THROUGHPUT_GLOBS)})"
+                   + (" (default: %(default)s)" if benchmarks else ""))
+    p.add_argument("--out", type=Path, default=out, required=out is None,
+                   help="cards folder" + (" (default: %(default)s)" if out else ""))
+    p.add_argument("--flops", type=Path, default=None, help=f"FLOPs results (default: <benchmarks>/{FLOPS_NAME})")
     p.add_argument("--throughput", type=Path, nargs="*", default=None,
-                   help=f"tools/benchmark.py results (default: benchmarks/{', '.join(THROUGHPUT_GLOBS)})")
+                   help=f"throughput results (default: <benchmarks>/{{{','.join(THROUGHPUT_GLOBS)}}})")
+    p.add_argument("--models", nargs="*", default=None, help="only these registered variants (default: all)")
     p.add_argument("--check", action="store_true", help="only report missing / stale / orphaned cards (exit 1 if any)")
     args = p.parse_args(argv)
-    rendered = render_all(flops_file=args.flops, throughput_files_=args.throughput)
+    if not args.benchmarks.is_dir():
+        p.error(f"--benchmarks {args.benchmarks} is not a folder; pass the folder tools/benchmark.py wrote into")
+    flops = args.flops or args.benchmarks / FLOPS_NAME
+    files = args.throughput if args.throughput is not None else throughput_files(args.benchmarks)
+    rendered = render_all(args.models, flops_file=flops, throughput_files_=files)
     if args.check:
         problems = check_cards(args.out, rendered)
         for line in problems:

@@ -72,3 +72,68 @@ def test_strict_load_names_keys():
     sd["2.weight"] = torch.zeros(1)
     with pytest.raises(RuntimeError, match=r"missing keys, first: \['1.bias'\][\s\S]*unexpected keys, first: \['2.weight'\]"):
         load_state_dict_strict(model, sd)
+
+
+# -- checkpoint files that are broken in ways a user meets: one clear error naming the file (and tensor) and the fix
+@pytest.fixture(scope="module")
+def tiny_vmamba():
+    return timm.create_model("test_vmamba", num_classes=3).eval()
+
+
+def _save(path, sd):
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in sd.items()}, str(path))
+    return path
+
+
+def test_truncated_safetensors_names_the_file(tmp_path, tiny_vmamba):
+    path = _save(tmp_path / "w.safetensors", tiny_vmamba.state_dict())
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(RuntimeError, match=r"could not read .*w\.safetensors as safetensors .*truncated.*download"):
+        load_checkpoint_file(path)
+
+
+@pytest.mark.parametrize("bad", ["int", "nan", "inf"])
+def test_non_float_or_non_finite_weights_refused_at_load(tmp_path, tiny_vmamba, bad, capsys):
+    from visionssm.infer.classify import Classifier
+
+    sd = {k: v.clone() for k, v in tiny_vmamba.state_dict().items()}
+    key = "stages.0.blocks.0.mixer.in_proj.weight"
+    if bad == "int":
+        sd[key] = sd[key].round().to(torch.int64)
+    else:
+        sd[key][0, 0] = float(bad)
+    path = _save(tmp_path / f"{bad}.safetensors", sd)
+    with pytest.raises(RuntimeError) as e:
+        Classifier.from_name("test_vmamba", str(path), device="cpu")
+    msg = str(e.value)
+    assert str(path) in msg and repr(key) in msg and "\n" not in msg and "learning rate" not in msg
+    assert ("int64" in msg) if bad == "int" else ("NaN or Inf" in msg)
+    assert capsys.readouterr().err == ""
+    with pytest.raises(RuntimeError, match=key.replace(".", r"\.")):
+        load_state_dict_strict(tiny_vmamba, sd, source=str(path))
+
+
+def test_missing_keys_of_our_own_format_reported_once(tmp_path, tiny_vmamba, capsys):
+    from visionssm.infer.classify import Classifier
+
+    sd = dict(tiny_vmamba.state_dict())
+    del sd["stages.1.blocks.0.norm1.weight"]
+    path = _save(tmp_path / "ours.safetensors", sd)
+    with pytest.raises(RuntimeError) as e:
+        Classifier.from_name("test_vmamba", str(path), device="cpu")
+    msg = str(e.value)
+    assert msg.startswith(str(path)) and "1 missing keys, first: ['stages.1.blocks.0.norm1.weight']" in msg
+    assert "official" not in msg.split(":")[1] and "\n" not in msg and "build the model that matches" in msg
+    assert capsys.readouterr().err == ""  # nothing printed besides the one error
+
+
+def test_official_release_that_fails_to_convert_names_the_file(tmp_path, capsys):
+    from visionssm.infer.classify import Classifier
+
+    official_like = {"layers.0.mixer.A_log": torch.zeros(4, 2), "norm_f.weight": torch.ones(8)}  # no backward twin
+    path = _save(tmp_path / "release.safetensors", official_like)
+    with pytest.raises(RuntimeError, match=r"release\.safetensors: .*official release failed: .*backward twin"):
+        Classifier.from_name("test_vim", str(path), device="cpu")
+    assert capsys.readouterr().err == ""

@@ -7,18 +7,17 @@ import torch
 
 import visionssm  # noqa: F401  (registers the models)
 from visionssm.convert import from_official, load_checkpoint_file, load_state_dict_strict
+from visionssm.convert.spatial_mamba import build_from_official
 from visionssm.models.spatial_mamba import (
-    SMALL_TEST_CONFIGS,
     SpatialMamba,
-    build_from_official,
     checkpoint_filter_fn,
     guess_variant,
 )
 from visionssm.scans import get_scan_class, list_scans
 from visionssm.scans.spatial_fusion import SpatialFusionScan
 
-# Parameter counts of the models the official constructor builds (anchors_backbones.md §7.2, [ran] with
-# classification/models/spatialmamba.py @71221eb); the published (rounded) 27M / 43M / 96M are in PUBLISHED_PARAMS.
+# Parameter counts of the models the official constructor builds (instantiated and counted with
+# classification/models/spatialmamba.py @71221eb); the published (rounded) 27M / 43M / 96M are in published.PARAM_COUNTS.
 OFFICIAL_BUILD_PARAMS_M = {"spatial_mamba_tiny": 26.75, "spatial_mamba_small": 43.07, "spatial_mamba_base": 95.75}
 
 
@@ -132,7 +131,7 @@ def test_full_size_matches_official_build_and_is_recognised(name):
 
 
 def test_odd_non_square_input_and_features():
-    model = timm.create_model("spatial_mamba_tiny", **SMALL_TEST_CONFIGS["spatial_mamba_tiny"], num_classes=5).eval()
+    model = timm.create_model("test_spatial_mamba", num_classes=5).eval()
     x = torch.randn(1, 3, 45, 62)
     with torch.no_grad():
         assert model(x).shape == (1, 5)
@@ -143,7 +142,7 @@ def test_odd_non_square_input_and_features():
 
 
 def test_grad_checkpointing_prune_and_param_groups():
-    model = timm.create_model("spatial_mamba_tiny", **SMALL_TEST_CONFIGS["spatial_mamba_tiny"]).eval()
+    model = timm.create_model("test_spatial_mamba").eval()
     x = torch.randn(1, 3, 32, 32)
     with torch.no_grad():
         ref = model.forward_features(x)
@@ -171,7 +170,7 @@ def test_grad_checkpointing_prune_and_param_groups():
 
 
 def test_unpooled_output_is_nhwc_tokens():
-    model = timm.create_model("spatial_mamba_tiny", **SMALL_TEST_CONFIGS["spatial_mamba_tiny"],
+    model = timm.create_model("test_spatial_mamba",
                               num_classes=0, global_pool="").eval()
     with torch.no_grad():
         assert model(torch.randn(1, 3, 64, 64)).shape == (1, 2, 2, 128)

@@ -1,7 +1,8 @@
 """timm's model invariants, applied to every registered visionssm variant at a small size.
 
 Each family module declares ``SMALL_TEST_CONFIGS`` (variant → kwargs that shrink depth/width but keep the
-architecture) and ``PUBLISHED_PARAMS`` (variant → published parameter count in millions).
+architecture) and registers a tiny ``test_<family>`` variant; ``published.PARAM_COUNTS`` holds the published
+parameter count (millions) of every full-size variant.
 """
 import importlib
 
@@ -11,6 +12,7 @@ import torch
 
 import visionssm  # noqa: F401  (registers the models)
 from visionssm.models import FAMILIES
+from visionssm.models.published import PARAM_COUNTS
 
 DEFAULT_INPUT = 64
 
@@ -26,9 +28,8 @@ def _small_variants():
 
 
 def _published():
-    for mod in _family_modules():
-        for name, millions in getattr(mod, "PUBLISHED_PARAMS", {}).items():
-            yield pytest.param(name, millions, id=name)
+    for name, millions in PARAM_COUNTS.items():
+        yield pytest.param(name, millions, id=name)
 
 
 def _build(name, kwargs, **extra):
@@ -46,6 +47,22 @@ def test_every_registered_variant_has_small_config():
     ours = set(visionssm.models.registered_model_names())
     assert ours, "no visionssm model registered with timm"
     assert ours == registered, f"variants without SMALL_TEST_CONFIGS: {sorted(ours - registered)}"
+    assert set(PARAM_COUNTS) == ours, "published.PARAM_COUNTS must cover exactly the registered variants"
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_family_has_a_tiny_test_variant(family):
+    """timm's convention (``test_vit``, ...): a few blocks, small widths, a small default input, no weights."""
+    name = f"test_{family}"
+    assert name in timm.list_models(module=family) and name in visionssm.models.registered_model_names(True)
+    assert name not in visionssm.models.registered_model_names()  # no card, no benchmark row
+    model = timm.create_model(name, num_classes=3).eval()
+    size = model.pretrained_cfg["input_size"]
+    assert size[1] <= 96 and size[2] <= 96
+    assert sum(p.numel() for p in model.parameters()) < 1e6
+    assert not model.pretrained_cfg.get("hf_hub_id") and not model.pretrained_cfg.get("url")
+    with torch.no_grad():
+        assert model(torch.randn(2, *size)).shape == (2, 3)
 
 
 @pytest.mark.parametrize("name,kwargs", list(_small_variants()))

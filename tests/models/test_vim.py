@@ -5,13 +5,12 @@ import torch
 
 import visionssm  # noqa: F401  (registers the models)
 from visionssm.convert import from_official, load_checkpoint_file
+from visionssm.convert.vim import kwargs_from_official
 from visionssm.models import vim
+from visionssm.models.published import PARAM_COUNTS
 from visionssm.scans.bidirectional import BidirectionalScan
 
 from ._fixture_parity import full_size_millions, official_fixture, pretrained_from_file
-
-SMALL = {"embed_dim": 32, "depth": 2, "img_size": 64}
-
 
 official = official_fixture("vim")
 
@@ -70,7 +69,7 @@ def test_other_input_sizes(official):
 def test_filter_fn_resizes_checkpoint_pos_embed(official):
     """Loading 96×96 weights into a 128×128 model resizes pos_embed around the middle class token."""
     cfg, _, _, _, _, d = official
-    kw = vim.kwargs_from_official(cfg["official_kwargs"])
+    kw = kwargs_from_official(cfg["official_kwargs"])
     model = vim.VisionMamba(**dict(kw, img_size=128))
     sd = vim.checkpoint_filter_fn(load_checkpoint_file(d / "checkpoint.pth"), model)
     model.load_state_dict(sd)
@@ -93,23 +92,23 @@ def test_mismatched_checkpoint_names_keys_and_variant(official):
 def test_unsupported_official_kwargs_fail_clearly(official):
     kw = official[0]["official_kwargs"]
     with pytest.raises(NotImplementedError, match="if_rope"):
-        vim.kwargs_from_official(dict(kw, if_rope=True))
+        kwargs_from_official(dict(kw, if_rope=True))
     with pytest.raises(NotImplementedError, match="bimamba_type"):
-        vim.kwargs_from_official(dict(kw, bimamba_type="v1"))
+        kwargs_from_official(dict(kw, bimamba_type="v1"))
 
 
 @pytest.mark.parametrize("name", sorted(vim.SMALL_TEST_CONFIGS))
 def test_published_param_counts(name):
     millions = full_size_millions(name)
-    assert abs(millions - vim.PUBLISHED_PARAMS[name]) < 0.5, millions  # README rounds to whole millions
+    assert abs(millions - PARAM_COUNTS[name]) < 0.5, millions  # README rounds to whole millions
 
 
 def test_features_only_and_intermediates():
-    model = timm.create_model("vim_tiny", features_only=True, out_indices=(0, 1), **SMALL).eval()
+    model = timm.create_model("test_vim", features_only=True, out_indices=(0, 1)).eval()
     feats = model(torch.randn(2, 3, 64, 96))
     assert [f.shape for f in feats] == [(2, 32, 4, 6)] * 2
     assert model.feature_info.reduction() == [16, 16]
-    net = timm.create_model("vim_tiny_stride8", **SMALL).eval()
+    net = timm.create_model("test_vim", stride=8).eval()
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         final, inter = net.forward_intermediates(x)
@@ -118,7 +117,7 @@ def test_features_only_and_intermediates():
 
 
 def test_api_pooling_and_weight_decay():
-    model = timm.create_model("vim_small", num_classes=5, **SMALL).eval()
+    model = timm.create_model("test_vim", num_classes=5).eval()
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         tokens = model.forward_features(x)
@@ -133,7 +132,7 @@ def test_api_pooling_and_weight_decay():
 
 @pytest.mark.parametrize("scan,K", [("cross", 4), ("bidirectional", 2), ("atrous", 4), ("hilbert", 2)])
 def test_scan_kwarg_swaps_strategy(scan, K):
-    model = timm.create_model("vim_tiny", scan=scan, **SMALL)
+    model = timm.create_model("test_vim", scan=scan)
     assert model.blocks[0].mixer.ssm.num_directions == K
     out = model(torch.randn(1, 3, 64, 80))
     out.sum().backward()

@@ -5,13 +5,12 @@ import torch
 
 import visionssm  # noqa: F401  (registers the models)
 from visionssm.convert import from_official
+from visionssm.convert.vssd import kwargs_from_official
 from visionssm.models import vssd
+from visionssm.models.published import PARAM_COUNTS
 from visionssm.scans.ncssd import NonCausalSSD
 
 from ._fixture_parity import full_size_millions, official_fixture, pretrained_from_file
-
-SMALL = {"embed_dim": 16, "depths": (1, 1, 1, 1), "d_state": 8}
-
 
 official = official_fixture("vssd")
 
@@ -31,7 +30,7 @@ def test_official_parity(official):
 
 def test_timm_pretrained_file_route(official):
     cfg, _, x, logits, _, d = official
-    kw = vssd.kwargs_from_official(cfg["official_kwargs"])
+    kw = kwargs_from_official(cfg["official_kwargs"])
     model = pretrained_from_file("vssd_micro", d, 10, **kw)
     with torch.no_grad():
         assert torch.allclose(model(x), logits, atol=1e-4, rtol=1e-4)
@@ -41,14 +40,14 @@ def test_mixer_is_ncssd_from_registry(official):
     mixer = official[1].stages[0].blocks[0].mixer
     assert isinstance(mixer.op, NonCausalSSD) and mixer.op.positive_dA
     with pytest.raises(ValueError, match="'mixer'"):
-        timm.create_model("vssd_tiny", scan="cross", **SMALL)
+        timm.create_model("test_vssd", scan="cross")
 
 
 @pytest.mark.parametrize("size", [(72, 104), (50, 33), (96, 96)])
 def test_any_input_size(official, size):
     """Maps follow the conv arithmetic ceil(H / 2) per stride-2 conv, so sides need not divide by 32."""
     model = official[1]
-    features = timm.create_model("vssd_micro", features_only=True, **SMALL).eval()
+    features = timm.create_model("test_vssd", features_only=True).eval()
     with torch.no_grad():
         out = model(torch.randn(1, 3, *size))
         maps = features(torch.randn(1, 3, *size))
@@ -69,17 +68,17 @@ def test_mismatched_checkpoint_names_keys_and_variant(official):
         from_official("vssd", wrong, str(d / "checkpoint.pth"))
     assert "looks like" in str(e.value) and "depths [1, 1, 2, 1]" in str(e.value)
     with pytest.raises(NotImplementedError, match="linear_attn_duality"):
-        vssd.kwargs_from_official(dict(cfg["official_kwargs"], linear_attn_duality=False))
+        kwargs_from_official(dict(cfg["official_kwargs"], linear_attn_duality=False))
 
 
 @pytest.mark.parametrize("name", sorted(vssd.SMALL_TEST_CONFIGS))
 def test_published_param_counts(name):
     millions = full_size_millions(name)
-    assert abs(millions - vssd.PUBLISHED_PARAMS[name]) < 0.5, millions  # README rounds to whole millions
+    assert abs(millions - PARAM_COUNTS[name]) < 0.5, millions  # README rounds to whole millions
 
 
 def test_api():
-    model = timm.create_model("vssd_tiny", num_classes=3, **SMALL).eval()
+    model = timm.create_model("test_vssd", num_classes=3).eval()
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         feats = model.forward_features(x)

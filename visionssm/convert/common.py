@@ -41,7 +41,11 @@ def load_checkpoint_file(path: Union[str, os.PathLike]) -> dict:
         raise FileNotFoundError(f"checkpoint not found: {path}")
     if path.endswith(".safetensors"):
         from safetensors.torch import load_file
-        return load_file(path)
+        try:
+            return load_file(path)
+        except Exception as e:  # SafetensorError (truncated header or data), OSError
+            raise RuntimeError(f"could not read {path} as safetensors ({type(e).__name__}: {e}); the file is truncated "
+                               f"or not a safetensors file: download or convert it again") from e
     try:
         allow_official_config_containers()  # idempotent; a `safe_globals` context would remove them on exit
         return torch.load(path, map_location="cpu", weights_only=True)
@@ -69,15 +73,37 @@ def unwrap_state_dict(checkpoint: Mapping) -> StateDict:
     return out
 
 
+def check_weight_values(model: nn.Module, state_dict: Mapping, source: str = "checkpoint") -> None:
+    """Refuse integer / bool / complex tensors for floating-point weights and NaN / Inf weights, naming the first.
+
+    ``load_state_dict`` would cast integers silently and keep NaN, and the failure would only show at the first
+    forward, far from its cause; a load-time check (one pass over the weights) names the file and the tensor.
+    """
+    own = model.state_dict()
+    for k, v in state_dict.items():
+        target = own.get(k)
+        if not isinstance(v, torch.Tensor) or target is None or not target.is_floating_point():
+            continue
+        if not v.is_floating_point():
+            raise RuntimeError(f"{source}: tensor {k!r} is {v.dtype} where {type(model).__name__} has floating-point "
+                               f"weights; this is not a weight checkpoint for the model: use the file the training or "
+                               f"conversion wrote")
+        if not bool(torch.isfinite(v).all()):
+            raise RuntimeError(f"{source}: tensor {k!r} holds NaN or Inf values; the checkpoint is corrupt or was saved "
+                               f"from a diverged run: use an earlier checkpoint or download it again")
+
+
 def check_state_dict(model: nn.Module, state_dict: Mapping, source: str = "checkpoint",
                      guess_variant: Union[None, str, Callable[[Mapping], str]] = None,
                      ignore_prefixes: Tuple[str, ...] = (), in_chans_conv: Optional[str] = None) -> None:
-    """Raise an error naming the first missing / unexpected / mis-shaped keys when ``state_dict`` does not fit.
+    """Raise a one-line error naming the first missing / unexpected / mis-shaped keys when ``state_dict`` does not
+    fit, or the first non-float / non-finite weight (``check_weight_values``).
 
     ``guess_variant``: the variant the checkpoint looks like (a string, or a function of the state dict; a failing
     guess never hides the real error). ``ignore_prefixes``: keys timm's loader drops or adapts itself (the
     classifier when num_classes differs). ``in_chans_conv``: the stem conv whose input channels timm adapts.
     """
+    check_weight_values(model, state_dict, source)
     own = model.state_dict()
     kept = [k for k in own if not k.startswith(ignore_prefixes)]
     missing = [k for k in kept if k not in state_dict]
@@ -86,14 +112,14 @@ def check_state_dict(model: nn.Module, state_dict: Mapping, source: str = "check
              and not (k == f"{in_chans_conv}.weight" and own[k].shape[0] == state_dict[k].shape[0])]
     if not (missing or unexpected or shape):
         return
-    lines = [f"{source} does not match {type(model).__name__}:"]
+    parts = []
     if missing:
-        lines.append(f"  {len(missing)} missing keys, first: {missing[:5]}")
+        parts.append(f"{len(missing)} missing keys, first: {missing[:5]}")
     if unexpected:
-        lines.append(f"  {len(unexpected)} unexpected keys, first: {unexpected[:5]}")
+        parts.append(f"{len(unexpected)} unexpected keys, first: {unexpected[:5]}")
     if shape:
         k = shape[0]
-        lines.append(f"  {len(shape)} shape mismatches, first: {k} checkpoint {tuple(state_dict[k].shape)} "
+        parts.append(f"{len(shape)} shape mismatches, first: {k} checkpoint {tuple(state_dict[k].shape)} "
                      f"vs model {tuple(own[k].shape)}")
     guess = guess_variant
     if callable(guess_variant):
@@ -101,10 +127,10 @@ def check_state_dict(model: nn.Module, state_dict: Mapping, source: str = "check
         with contextlib.suppress(Exception):  # a guess must never hide the real error
             guess = guess_variant(state_dict)
     if guess:
-        lines.append(f"  the checkpoint looks like: {guess}")
-    lines.append("  Build the model that matches the checkpoint (variant name or official kwargs), "
-                 "or convert it with visionssm.convert.from_official / tools/convert.py.")
-    raise RuntimeError("\n".join(lines))
+        parts.append(f"the checkpoint looks like: {guess}")
+    raise RuntimeError(f"{source} does not match {type(model).__name__} ({'; '.join(parts)}): build the model that "
+                       "matches the checkpoint (variant name or official kwargs), or convert an official release with "
+                       "visionssm.convert.from_official / tools/convert.py")
 
 
 def load_state_dict_strict(model: nn.Module, state_dict: Mapping, source: str = "checkpoint",
