@@ -137,3 +137,14 @@ def test_official_release_that_fails_to_convert_names_the_file(tmp_path, capsys)
     with pytest.raises(RuntimeError, match=r"release\.safetensors: .*official release failed: .*backward twin"):
         Classifier.from_name("test_vim", str(path), device="cpu")
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("family", visionssm.models.FAMILIES)
+def test_pretrained_file_with_nan_weights_refused_by_every_family(tmp_path, family):
+    """timm's ``pretrained=True`` path runs the family's checkpoint_filter_fn, which checks the values."""
+    sd = {k: v.clone() for k, v in timm.create_model(f"test_{family}").state_dict().items()}
+    key = next(k for k, v in sd.items() if v.is_floating_point() and v.dim() == 2)
+    sd[key].view(-1)[0] = float("nan")
+    path = _save(tmp_path / f"{family}.safetensors", sd)
+    with pytest.raises(RuntimeError, match=rf"{family}\.safetensors: tensor '{key}' holds NaN or Inf"):
+        timm.create_model(f"test_{family}", pretrained=True, pretrained_cfg_overlay=dict(file=str(path)))

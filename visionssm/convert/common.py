@@ -93,6 +93,21 @@ def check_weight_values(model: nn.Module, state_dict: Mapping, source: str = "ch
                                f"from a diverged run: use an earlier checkpoint or download it again")
 
 
+def pretrained_source(model: Optional[nn.Module]) -> str:
+    """How errors name the file timm's pretrained loader is reading into ``model`` (its cfg's file, hub id or url)."""
+    cfg = getattr(model, "pretrained_cfg", None) or {}
+    where = cfg.get("file") or cfg.get("hf_hub_id") or cfg.get("url")
+    return f"checkpoint {where}" if where else "checkpoint"
+
+
+def checked_weights(state_dict: Dict[str, torch.Tensor], model: Optional[nn.Module]) -> Dict[str, torch.Tensor]:
+    """``state_dict`` after ``check_weight_values`` against ``model`` (skipped without a model): the last step of the
+    families' timm ``checkpoint_filter_fn``, so ``pretrained=True`` refuses integer and NaN weights at load."""
+    if model is not None:
+        check_weight_values(model, state_dict, pretrained_source(model))
+    return state_dict
+
+
 def check_state_dict(model: nn.Module, state_dict: Mapping, source: str = "checkpoint",
                      guess_variant: Union[None, str, Callable[[Mapping], str]] = None,
                      ignore_prefixes: Tuple[str, ...] = (), in_chans_conv: Optional[str] = None) -> None:

@@ -51,7 +51,8 @@ _LEGACY_DOWNSAMPLE = {"expand.": "conv.0.conv.", "dw.": "conv.1.conv.", "proj.co
 
 
 def legacy_key(k: str) -> str:
-    """Keys of checkpoints converted before the stem moved to ``visionssm.layers.stems`` (``bn``, named convs)."""
+    """visionssm's older stem / downsample key names (``.bn.``, ``expand``/``dw``/``proj``) → the current ones, so
+    files converted with them still load."""
     if k.startswith("stem.") and ".bn." in k:
         return k.replace(".bn.", ".norm.")
     m = re.match(r"^(stages\.\d+\.downsample\.)(expand\.|dw\.|proj\.conv\.|proj\.bn\.)(.+)$", k)

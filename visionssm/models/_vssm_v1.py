@@ -15,8 +15,8 @@ from torch import nn
 from ._hierarchical import HierarchicalBackbone, stage_feature_info
 from ._hierarchical import init_weights as hierarchical_init_weights
 
-__all__ = ["HierarchicalSSM", "NormPoolHead", "PatchMerging", "Stage", "Stem", "create_v1_model", "guess_v1_variant",
-           "init_weights", "v1_cfg"]
+__all__ = ["HierarchicalSSM", "NormPoolHead", "PatchMerging", "Stage", "Stem", "create_model", "guess_variant",
+           "init_weights", "pretrained_cfg"]
 
 init_weights = partial(hierarchical_init_weights, trunc_normal=nn.init.trunc_normal_)  # torch's draw (seeded init)
 
@@ -125,7 +125,7 @@ class HierarchicalSSM(HierarchicalBackbone):
         self.head = NormPoolHead(dims[-1], num_classes, global_pool, drop_rate)
 
 
-def guess_v1_variant(state_dict: Mapping, variants: Mapping[str, Mapping], convert: Callable) -> str:
+def guess_variant(state_dict: Mapping, variants: Mapping[str, Mapping], convert: Callable) -> str:
     """Name the released variant (``variants``: name → {dims, depths}) a state dict looks like."""
     sd = convert(state_dict)
     dim = sd["stem.conv.weight"].shape[0] if "stem.conv.weight" in sd else None
@@ -139,7 +139,7 @@ def guess_v1_variant(state_dict: Mapping, variants: Mapping[str, Mapping], conve
     return f"no released variant (dims={dim}, depths={depths})"
 
 
-def v1_cfg(**kwargs) -> Dict:
+def pretrained_cfg(**kwargs) -> Dict:
     """pretrained_cfg fields common to the VMamba-v1-layout families (ImageNet-1k, 224², stem.conv / head.fc)."""
     return {
         "url": "", "num_classes": 1000, "input_size": (3, 224, 224), "pool_size": (7, 7), "crop_pct": 0.875,
@@ -148,7 +148,7 @@ def v1_cfg(**kwargs) -> Dict:
     }
 
 
-def create_v1_model(cls, variant: str, pretrained: bool, filter_fn: Callable, **kwargs) -> nn.Module:
+def create_model(cls, variant: str, pretrained: bool, filter_fn: Callable, **kwargs) -> nn.Module:
     """build_model_with_cfg for the channels-last v1-layout families (features through the model's getter)."""
     out_indices = kwargs.pop("out_indices", (0, 1, 2, 3))
     return build_model_with_cfg(

@@ -16,21 +16,13 @@ from timm.layers import DropPath
 from timm.models import generate_default_cfgs, register_model
 from torch import nn
 
+from visionssm.convert.common import checked_weights
 from visionssm.convert.efficient_vmamba import convert_checkpoint
 from visionssm.layers import SS2D
 
+from . import _vssm_v1 as v1
 from ._hierarchical import drop_path_rates, stage_dims
 from ._test_variants import TEST_CFG
-from ._vssm_v1 import (
-    HierarchicalSSM,
-    PatchMerging,
-    Stage,
-    Stem,
-    create_v1_model,
-    guess_v1_variant,
-    init_weights,
-    v1_cfg,
-)
 
 __all__ = ["EfficientVMamba", "checkpoint_filter_fn"]
 
@@ -122,7 +114,7 @@ class InvertedResidual(nn.Module):
         return x + self.drop_path(self.bn3(self.conv_pwl(y)))
 
 
-class EfficientVMamba(HierarchicalSSM):
+class EfficientVMamba(v1.HierarchicalSSM):
     """EfficientVMamba classifier / backbone.
 
     Args:
@@ -145,33 +137,33 @@ class EfficientVMamba(HierarchicalSSM):
         super().__init__()
         dims = stage_dims(dims, len(depths))
         self._init_contract(dims, num_classes, in_chans, global_pool, drop_rate)
-        self.stem = Stem(in_chans, dims[0], patch_size, patch_norm)
+        self.stem = v1.Stem(in_chans, dims[0], patch_size, patch_norm)
         dpr = drop_path_rates(drop_path_rate, sum(depths))
         stages = []
         for i, (_depth, dim) in enumerate(zip(depths, dims)):
             rates = dpr[sum(depths[:i]):sum(depths[:i + 1])]
-            down = PatchMerging(dims[i - 1], dim) if i > 0 else None
+            down = v1.PatchMerging(dims[i - 1], dim) if i > 0 else None
             if i < ssm_stages:
                 blocks = [EVSSBlock(dim, r, mlp_ratio, gate_ratio, d_state=d_state, ssm_ratio=ssm_ratio,
                                     dt_rank=dt_rank, d_conv=ssm_conv, conv_bias=ssm_conv_bias,
                                     scan=scan, backend=ssm_backend)
                           for r in rates]
-                stages.append(Stage(blocks, down))
+                stages.append(v1.Stage(blocks, down))
             else:
                 blocks = [InvertedResidual(dim, ir_expand_ratio, ir_se_ratio, r) for r in rates]
-                stages.append(Stage(blocks, down, channels_first=True))
+                stages.append(v1.Stage(blocks, down, channels_first=True))
         self.stages = nn.Sequential(*stages)
-        self.apply(init_weights)
+        self.apply(v1.init_weights)
 
 
 def checkpoint_filter_fn(state_dict: Mapping, model: Optional[nn.Module] = None) -> Dict[str, torch.Tensor]:
     """Official EfficientVMamba checkpoints (see ``visionssm.convert.efficient_vmamba``) or ours → our keys."""
-    return convert_checkpoint(state_dict)
+    return checked_weights(convert_checkpoint(state_dict), model)
 
 
 def guess_variant(state_dict: Mapping) -> str:
     """Name the released variant an (official or converted) state dict looks like."""
-    return guess_v1_variant(state_dict, _VARIANTS, checkpoint_filter_fn)
+    return v1.guess_variant(state_dict, _VARIANTS, checkpoint_filter_fn)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -188,7 +180,7 @@ SMALL_TEST_CONFIGS = {name: {"depths": (1, 1, 1, 1), "dims": 8, "d_state": 4} fo
 
 
 def _cfg(**kwargs) -> Dict:
-    return v1_cfg(
+    return v1.pretrained_cfg(
         license="unknown", paper_ids="arXiv:2403.09977",
         paper_name="EfficientVMamba: Atrous Selective Scan for Light Weight Visual Mamba",
         origin_url="https://github.com/TerryPei/EfficientVMamba",
@@ -203,30 +195,31 @@ default_cfgs = generate_default_cfgs({
                                         hf_hub_filename="efficient_vmamba_small.ckpt"),
     "efficient_vmamba_base.in1k": _cfg(hf_hub_id="TerryPei/EfficientVMamba-Base",
                                        hf_hub_filename="efficient_vmamba_base.ckpt"),
-    "test_efficient_vmamba": v1_cfg(license="unknown", paper_ids="arXiv:2403.09977",
-                                    origin_url="https://github.com/TerryPei/EfficientVMamba", **TEST_CFG),
+    "test_efficient_vmamba": v1.pretrained_cfg(
+        license="unknown", paper_ids="arXiv:2403.09977", origin_url="https://github.com/TerryPei/EfficientVMamba",
+        **TEST_CFG),
 })
 
 
 def _create(variant: str, pretrained: bool = False, **kwargs) -> EfficientVMamba:
-    return create_v1_model(EfficientVMamba, variant, pretrained, checkpoint_filter_fn, **kwargs)
+    return v1.create_model(EfficientVMamba, variant, pretrained, checkpoint_filter_fn, **kwargs)
 
 
 @register_model
 def efficient_vmamba_tiny(pretrained: bool = False, **kwargs) -> EfficientVMamba:
-    """EfficientVMamba-T: 6.5M params, 0.8 GFLOPs, 76.5% IN-1k top-1."""
+    """EfficientVMamba-T: dims 48, depths (2, 2, 4, 2)."""
     return _create("efficient_vmamba_tiny", pretrained, **dict(_VARIANTS["efficient_vmamba_tiny"], **kwargs))
 
 
 @register_model
 def efficient_vmamba_small(pretrained: bool = False, **kwargs) -> EfficientVMamba:
-    """EfficientVMamba-S: 11.3M params, 1.3 GFLOPs, 78.7% IN-1k top-1 (dims 64, as released)."""
+    """EfficientVMamba-S: dims 64 (as released), depths (2, 2, 4, 2)."""
     return _create("efficient_vmamba_small", pretrained, **dict(_VARIANTS["efficient_vmamba_small"], **kwargs))
 
 
 @register_model
 def efficient_vmamba_base(pretrained: bool = False, **kwargs) -> EfficientVMamba:
-    """EfficientVMamba-B: 33.7M params, 4.0 GFLOPs, 81.8% IN-1k top-1."""
+    """EfficientVMamba-B: dims 96, depths (2, 2, 9, 2)."""
     return _create("efficient_vmamba_base", pretrained, **dict(_VARIANTS["efficient_vmamba_base"], **kwargs))
 
 

@@ -16,21 +16,13 @@ from timm.layers import DropPath
 from timm.models import generate_default_cfgs, register_model
 from torch import nn
 
+from visionssm.convert.common import checked_weights
 from visionssm.convert.msvmamba import convert_checkpoint
 from visionssm.layers import SS2D
 
+from . import _vssm_v1 as v1
 from ._hierarchical import drop_path_rates, stage_dims
 from ._test_variants import TEST_CFG
-from ._vssm_v1 import (
-    HierarchicalSSM,
-    PatchMerging,
-    Stage,
-    Stem,
-    create_v1_model,
-    guess_v1_variant,
-    init_weights,
-    v1_cfg,
-)
 
 __all__ = ["MSVMamba", "MultiScaleSS2D", "checkpoint_filter_fn"]
 
@@ -97,7 +89,7 @@ class MSVSSBlock(nn.Module):
         return x
 
 
-class MSVMamba(HierarchicalSSM):
+class MSVMamba(v1.HierarchicalSSM):
     """MSVMamba classifier / backbone.
 
     Args:
@@ -121,7 +113,7 @@ class MSVMamba(HierarchicalSSM):
         if len(scans) != len(depths):
             raise ValueError(f"scan lists {len(scans)} strategies for {len(depths)} stages")
         self._init_contract(dims, num_classes, in_chans, global_pool, drop_rate)
-        self.stem = Stem(in_chans, dims[0], patch_size, patch_norm)
+        self.stem = v1.Stem(in_chans, dims[0], patch_size, patch_norm)
         dpr = drop_path_rates(drop_path_rate, sum(depths))
         stages = []
         for i, dim in enumerate(dims):
@@ -129,9 +121,9 @@ class MSVMamba(HierarchicalSSM):
             blocks = [MSVSSBlock(dim, r, ssm_ratio, add_se, conv_ffn, ffn_drop=ffn_drop, d_state=d_state,
                                  dt_rank=dt_rank, d_conv=ssm_conv, conv_bias=ssm_conv_bias, scan=scans[i],
                                  backend=ssm_backend) for r in rates]
-            stages.append(Stage(blocks, PatchMerging(dims[i - 1], dim) if i > 0 else None))
+            stages.append(v1.Stage(blocks, v1.PatchMerging(dims[i - 1], dim) if i > 0 else None))
         self.stages = nn.Sequential(*stages)
-        self.apply(init_weights)
+        self.apply(v1.init_weights)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -139,7 +131,7 @@ class MSVMamba(HierarchicalSSM):
 # ----------------------------------------------------------------------------------------------------------------
 def checkpoint_filter_fn(state_dict: Mapping, model: Optional[nn.Module] = None) -> Dict[str, torch.Tensor]:
     """Official MSVMamba (master) checkpoints (see ``visionssm.convert.msvmamba``) or ours → our keys."""
-    return convert_checkpoint(state_dict)
+    return checked_weights(convert_checkpoint(state_dict), model)
 
 
 _VARIANTS = {
@@ -151,7 +143,7 @@ _VARIANTS = {
 
 def guess_variant(state_dict: Mapping) -> str:
     """Name the released variant an (official or converted) state dict looks like."""
-    return guess_v1_variant(state_dict, _VARIANTS, checkpoint_filter_fn)
+    return v1.guess_variant(state_dict, _VARIANTS, checkpoint_filter_fn)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -168,7 +160,7 @@ _DRIVE = {
 
 
 def _cfg(variant: str, **kwargs) -> Dict:
-    return v1_cfg(
+    return v1.pretrained_cfg(
         license="unknown", paper_ids="arXiv:2405.14174",
         paper_name="Multi-Scale VMamba: Hierarchy in Hierarchy Visual State Space Model",
         origin_url=_DRIVE[variant],
@@ -179,29 +171,29 @@ def _cfg(variant: str, **kwargs) -> Dict:
 
 
 default_cfgs = generate_default_cfgs({f"{name}.in1k": _cfg(name) for name in _VARIANTS})
-default_cfgs.update(generate_default_cfgs({"test_msvmamba": v1_cfg(
+default_cfgs.update(generate_default_cfgs({"test_msvmamba": v1.pretrained_cfg(
     license="unknown", paper_ids="arXiv:2405.14174", origin_url="https://github.com/YuHengsss/MSVMamba", **TEST_CFG)}))
 
 
 def _create(variant: str, pretrained: bool = False, **kwargs) -> MSVMamba:
-    return create_v1_model(MSVMamba, variant, pretrained, checkpoint_filter_fn, **kwargs)
+    return v1.create_model(MSVMamba, variant, pretrained, checkpoint_filter_fn, **kwargs)
 
 
 @register_model
 def msvmamba_nano(pretrained: bool = False, **kwargs) -> MSVMamba:
-    """MSVMamba-Nano: 6.9M params, 0.9 GFLOPs, 77.3% IN-1k top-1."""
+    """MSVMamba-Nano: dims 48, depths (1, 2, 5, 2)."""
     return _create("msvmamba_nano", pretrained, **dict(_VARIANTS["msvmamba_nano"], **kwargs))
 
 
 @register_model
 def msvmamba_micro(pretrained: bool = False, **kwargs) -> MSVMamba:
-    """MSVMamba-Micro: 11.9M params, 1.5 GFLOPs, 79.8% IN-1k top-1."""
+    """MSVMamba-Micro: dims 64, depths (1, 2, 5, 2)."""
     return _create("msvmamba_micro", pretrained, **dict(_VARIANTS["msvmamba_micro"], **kwargs))
 
 
 @register_model
 def msvmamba_tiny(pretrained: bool = False, **kwargs) -> MSVMamba:
-    """MSVMamba-Tiny: 33.1M params, 4.6 GFLOPs, 82.8% IN-1k top-1."""
+    """MSVMamba-Tiny: dims 96, depths (1, 2, 9, 2)."""
     return _create("msvmamba_tiny", pretrained, **dict(_VARIANTS["msvmamba_tiny"], **kwargs))
 
 

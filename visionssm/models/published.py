@@ -293,7 +293,7 @@ PARAM_COUNTS: Dict[str, float] = {
 
 
 def family_fixture(family: str, variant: str) -> Optional[str]:
-    """The shared/fixtures folder whose official outputs anchor ``variant``'s architecture, if any."""
+    """The parity-fixture folder (official outputs, ``config.json``) that anchors ``variant``'s architecture, if any."""
     for fixture, variants in FAMILY_FACTS[family].fixtures:
         if variant in variants:
             return fixture

@@ -25,7 +25,7 @@ from timm.models import build_model_with_cfg, generate_default_cfgs, register_mo
 from timm.models._manipulate import checkpoint_seq
 from torch import nn
 
-from visionssm.convert import unwrap_state_dict
+from visionssm.convert.common import checked_weights, unwrap_state_dict
 from visionssm.convert.spatial_mamba import convert_official, legacy_key
 from visionssm.layers import SS2D
 from visionssm.layers.mlla_block import MllaBlock
@@ -155,8 +155,8 @@ def checkpoint_filter_fn(state_dict: Mapping, model: Optional[nn.Module] = None)
     """Official Spatial-Mamba checkpoints (``{'model': ...}``, ``module.`` prefixes) → ours; ours pass unchanged."""
     state_dict = unwrap_state_dict(state_dict)
     if "stem.conv1.conv.weight" in state_dict:
-        return {legacy_key(k): v for k, v in state_dict.items()}
-    return convert_official(state_dict)
+        return checked_weights({legacy_key(k): v for k, v in state_dict.items()}, model)
+    return checked_weights(convert_official(state_dict), model)
 
 
 _RELEASED = {  # variant → (dims[0], depths), classification/configs/spatialmamba/*.yaml
@@ -198,7 +198,6 @@ _DRIVE_NOTE = ("Official ImageNet-1k weights are on Google Drive (no direct-down
                "origin_url and load it with pretrained=True, pretrained_cfg_overlay=dict(file=path).")
 
 default_cfgs = generate_default_cfgs({
-    # README "Pre-trained Models" table (commit 71221eb): T 83.5, S 84.6, B 85.3 top-1 at 224².
     "spatial_mamba_tiny.in1k": _cfg(
         origin_url="https://drive.google.com/file/d/19kXoqGSTuKKs4AHbdUSrdKZTwTWenLIW/view", notes=(_DRIVE_NOTE,)),
     "spatial_mamba_small.in1k": _cfg(

@@ -26,7 +26,7 @@ from timm.models._features import feature_take_indices
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from visionssm.convert.common import unwrap_state_dict
+from visionssm.convert.common import checked_weights, unwrap_state_dict
 from visionssm.convert.vim import convert_official, is_official
 from visionssm.layers.mamba_block import MambaBlock, MambaSequenceMixer
 
@@ -333,7 +333,7 @@ def checkpoint_filter_fn(state_dict: Mapping, model: VisionMamba) -> Dict[str, t
     if pos is not None and pos.shape != model.pos_embed.shape:
         old_grid = _grid_of(pos.shape[1], model.has_class_token)
         sd["pos_embed"] = resize_pos_embed(pos, model.patch_embed.grid_size, old_grid, model.has_class_token)
-    return sd
+    return checked_weights(sd, model)
 
 
 def guess_variant(state_dict: Mapping[str, torch.Tensor]) -> str:
@@ -367,15 +367,15 @@ def _hf(repo: str, filename: str, **kwargs) -> Dict[str, Any]:
 
 default_cfgs = generate_default_cfgs({
     "vim_tiny.in1k": _hf("hustvl/Vim-tiny-midclstok", "vim_t_midclstok_76p1acc.pth",
-                         notes=("Vim-Ti, 76.1 top-1 (official README)",)),
+                         notes=("Vim-Ti",)),
     "vim_tiny_stride8.in1k": _hf("hustvl/Vim-tiny-midclstok", "vim_t_midclstok_ft_78p3acc.pth",
-                                 notes=("Vim-Ti+, stride-8 fine-tune, 78.3 top-1 (official README)",)),
+                                 notes=("Vim-Ti+, stride-8 fine-tune",)),
     "vim_small.in1k": _hf("hustvl/Vim-small-midclstok", "vim_s_midclstok_80p5acc.pth",
-                          notes=("Vim-S, 80.5 top-1 (official README)",)),
+                          notes=("Vim-S",)),
     "vim_small_stride8.in1k": _hf("hustvl/Vim-small-midclstok", "vim_s_midclstok_ft_81p6acc.pth",
-                                  notes=("Vim-S+, stride-8 fine-tune, 81.6 top-1 (official README)",)),
+                                  notes=("Vim-S+, stride-8 fine-tune",)),
     "vim_base.in1k": _hf("hustvl/Vim-base-midclstok", "vim_b_midclstok_81p9acc.pth",
-                         notes=("Vim-B, 81.9 top-1 (official README)",)),
+                         notes=("Vim-B",)),
     "test_vim": _cfg(**TEST_CFG),
 })
 
@@ -392,7 +392,7 @@ def _create_vim(variant: str, pretrained: bool = False, **kwargs) -> VisionMamba
 
 @register_model
 def vim_tiny(pretrained: bool = False, **kwargs) -> VisionMamba:
-    """Vim-Ti: embed 192, depth 24, patch 16 (7M params)."""
+    """Vim-Ti: embed 192, depth 24, patch 16."""
     args = {"patch_size": 16, "stride": 16, "embed_dim": 192, "depth": 24, "d_state": 16}
     return _create_vim("vim_tiny", pretrained, **dict(args, **kwargs))
 
@@ -406,7 +406,7 @@ def vim_tiny_stride8(pretrained: bool = False, **kwargs) -> VisionMamba:
 
 @register_model
 def vim_small(pretrained: bool = False, **kwargs) -> VisionMamba:
-    """Vim-S: embed 384, depth 24, patch 16 (26M params)."""
+    """Vim-S: embed 384, depth 24, patch 16."""
     args = {"patch_size": 16, "stride": 16, "embed_dim": 384, "depth": 24, "d_state": 16}
     return _create_vim("vim_small", pretrained, **dict(args, **kwargs))
 
@@ -420,7 +420,7 @@ def vim_small_stride8(pretrained: bool = False, **kwargs) -> VisionMamba:
 
 @register_model
 def vim_base(pretrained: bool = False, **kwargs) -> VisionMamba:
-    """Vim-B: embed 768, depth 24, patch 16 (98M params)."""
+    """Vim-B: embed 768, depth 24, patch 16."""
     args = {"patch_size": 16, "stride": 16, "embed_dim": 768, "depth": 24, "d_state": 16}
     return _create_vim("vim_base", pretrained, **dict(args, **kwargs))
 

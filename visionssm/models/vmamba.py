@@ -23,7 +23,7 @@ from timm.models import build_model_with_cfg, generate_default_cfgs, register_mo
 from timm.models._manipulate import checkpoint_seq
 from torch import nn
 
-from visionssm.convert.common import unwrap_state_dict
+from visionssm.convert.common import pretrained_source, unwrap_state_dict
 from visionssm.convert.vmamba import check_loadable, convert_vmamba_state_dict, describe_official_state_dict
 from visionssm.layers.norms import LayerNorm2d, channel_norm, nchw_to_nhwc, nhwc_to_nchw
 from visionssm.layers.ss2d import SS2D, ScanProvider
@@ -281,7 +281,7 @@ def checkpoint_filter_fn(state_dict: Mapping, model: VMamba) -> Dict[str, torch.
     → this model's keys. Raises with the first missing/unexpected keys and the variant the checkpoint looks like."""
     sd = convert_vmamba_state_dict(unwrap_state_dict(state_dict), model)
     first_conv = "stem.conv" if model.stem_type == "patch" else "stem.conv1"
-    check_loadable(model, sd, "VMamba checkpoint", guess_variant(sd), in_chans_conv=first_conv)
+    check_loadable(model, sd, f"VMamba {pretrained_source(model)}", guess_variant(sd), in_chans_conv=first_conv)
     return sd
 
 
@@ -361,55 +361,55 @@ def _create_vmamba(variant: str, pretrained: bool = False, **kwargs) -> VMamba:
 
 @register_model
 def vmamba_tiny(pretrained: bool = False, **kwargs) -> VMamba:
-    """Vanilla VMamba-T (v0): 22.9M params, 82.2% IN-1k top-1."""
+    """Vanilla VMamba-T (v0): dims 96, depths (2, 2, 9, 2), d_state 16, no MLP."""
     return _create_vmamba("vmamba_tiny", pretrained, **kwargs)
 
 
 @register_model
 def vmamba_small(pretrained: bool = False, **kwargs) -> VMamba:
-    """Vanilla VMamba-S (v0): 83.5% IN-1k top-1."""
+    """Vanilla VMamba-S (v0): dims 96, depths (2, 2, 27, 2), d_state 16, no MLP."""
     return _create_vmamba("vmamba_small", pretrained, **kwargs)
 
 
 @register_model
 def vmamba_base(pretrained: bool = False, **kwargs) -> VMamba:
-    """Vanilla VMamba-B (v0): 83.7% IN-1k top-1."""
+    """Vanilla VMamba-B (v0): dims 128, depths (2, 2, 27, 2), d_state 16, no MLP."""
     return _create_vmamba("vmamba_base", pretrained, **kwargs)
 
 
 @register_model
 def vmamba_tiny_s2l5(pretrained: bool = False, **kwargs) -> VMamba:
-    """VMamba-T[s2l5] (v2): 82.5% IN-1k top-1 (detection/segmentation 'tiny1')."""
+    """VMamba-T[s2l5] (v2; detection/segmentation 'tiny1'): dims 96, depths (2, 2, 5, 2), ssm_ratio 2."""
     return _create_vmamba("vmamba_tiny_s2l5", pretrained, **kwargs)
 
 
 @register_model
 def vmamba_small_s2l15(pretrained: bool = False, **kwargs) -> VMamba:
-    """VMamba-S[s2l15] (v2, headline small): 83.6% IN-1k top-1."""
+    """VMamba-S[s2l15] (v2, headline small): dims 96, depths (2, 2, 15, 2), ssm_ratio 2."""
     return _create_vmamba("vmamba_small_s2l15", pretrained, **kwargs)
 
 
 @register_model
 def vmamba_base_s2l15(pretrained: bool = False, **kwargs) -> VMamba:
-    """VMamba-B[s2l15] (v2, headline base): 83.9% IN-1k top-1."""
+    """VMamba-B[s2l15] (v2, headline base): dims 128, depths (2, 2, 15, 2), ssm_ratio 2."""
     return _create_vmamba("vmamba_base_s2l15", pretrained, **kwargs)
 
 
 @register_model
 def vmamba_tiny_s1l8(pretrained: bool = False, **kwargs) -> VMamba:
-    """VMamba-T[s1l8] (v2, headline tiny; detection/segmentation 'tiny'): 82.6% IN-1k top-1."""
+    """VMamba-T[s1l8] (v2, headline tiny; detection/segmentation 'tiny'): dims 96, depths (2, 2, 8, 2), ssm_ratio 1."""
     return _create_vmamba("vmamba_tiny_s1l8", pretrained, **kwargs)
 
 
 @register_model
 def vmamba_small_s1l20(pretrained: bool = False, **kwargs) -> VMamba:
-    """VMamba-S[s1l20] (v2): 83.3% IN-1k top-1."""
+    """VMamba-S[s1l20] (v2): dims 96, depths (2, 2, 20, 2), ssm_ratio 1."""
     return _create_vmamba("vmamba_small_s1l20", pretrained, **kwargs)
 
 
 @register_model
 def vmamba_base_s1l20(pretrained: bool = False, **kwargs) -> VMamba:
-    """VMamba-B[s1l20] (v2): 83.8% IN-1k top-1."""
+    """VMamba-B[s1l20] (v2): dims 128, depths (2, 2, 20, 2), ssm_ratio 1."""
     return _create_vmamba("vmamba_base_s1l20", pretrained, **kwargs)
 
 

@@ -24,7 +24,7 @@ from timm.models import build_model_with_cfg, generate_default_cfgs, register_mo
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from visionssm.convert.common import unwrap_state_dict
+from visionssm.convert.common import checked_weights, unwrap_state_dict
 from visionssm.convert.vssd import convert_official, is_official
 from visionssm.layers.mlla_block import MllaBlock
 from visionssm.layers.norms import LayerNorm2d
@@ -200,7 +200,7 @@ class VSSD(HierarchicalBackbone):
 def checkpoint_filter_fn(state_dict: Mapping, model: VSSD) -> Dict[str, torch.Tensor]:
     """Official VSSD checkpoints ({'model'}, {'model_ema'}, ``module.``) or ours → our keys."""
     sd = unwrap_state_dict(state_dict)
-    return convert_official(sd) if is_official(sd) else dict(sd)
+    return checked_weights(convert_official(sd) if is_official(sd) else dict(sd), model)
 
 
 def guess_variant(state_dict: Mapping[str, torch.Tensor]) -> str:
@@ -227,13 +227,13 @@ def _cfg(filename: str = "", **kwargs) -> Dict[str, Any]:
 
 
 default_cfgs = generate_default_cfgs({
-    "vssd_micro.in1k": _cfg("vssd_micro_best.pth", notes=("82.5 top-1 (official README)",)),
-    "vssd_tiny.in1k": _cfg("vssd_tiny_best_ema.pth", notes=("83.6 top-1 (official README)",)),
-    "vssd_tiny.mesa_in1k": _cfg("vssd_tiny_e300_with_mesa.pth", notes=("trained with MESA, 84.1 top-1",)),
-    "vssd_small.in1k": _cfg("vssd_small_best_ema.pth", notes=("84.1 top-1 (official README)",)),
-    "vssd_small.mesa_in1k": _cfg("vssd_small_e300_with_mesa.pth", notes=("trained with MESA, 84.5 top-1",)),
-    "vssd_base.in1k": _cfg("vssd_base_best_ema.pth", notes=("84.7 top-1 (official README)",)),
-    "vssd_base.mesa_in1k": _cfg("vssd_base_e300_with_mesa.pth", notes=("trained with MESA, 85.4 top-1",)),
+    "vssd_micro.in1k": _cfg("vssd_micro_best.pth", notes=("VSSD-Micro",)),
+    "vssd_tiny.in1k": _cfg("vssd_tiny_best_ema.pth", notes=("VSSD-Tiny, EMA weights",)),
+    "vssd_tiny.mesa_in1k": _cfg("vssd_tiny_e300_with_mesa.pth", notes=("VSSD-Tiny trained with MESA",)),
+    "vssd_small.in1k": _cfg("vssd_small_best_ema.pth", notes=("VSSD-Small, EMA weights",)),
+    "vssd_small.mesa_in1k": _cfg("vssd_small_e300_with_mesa.pth", notes=("VSSD-Small trained with MESA",)),
+    "vssd_base.in1k": _cfg("vssd_base_best_ema.pth", notes=("VSSD-Base, EMA weights",)),
+    "vssd_base.mesa_in1k": _cfg("vssd_base_e300_with_mesa.pth", notes=("VSSD-Base trained with MESA",)),
     "test_vssd": _cfg(**TEST_CFG),
 })
 
