@@ -22,7 +22,8 @@ def _family_modules():
 
 
 def _small_variants():
-    for mod in _family_modules():
+    for family, mod in zip(FAMILIES, _family_modules()):
+        yield pytest.param(f"test_{family}", {}, id=f"test_{family}")  # the tiny variant as registered
         for name, kwargs in getattr(mod, "SMALL_TEST_CONFIGS", {}).items():
             yield pytest.param(name, dict(kwargs), id=name)
 

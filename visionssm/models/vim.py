@@ -437,6 +437,6 @@ SMALL_TEST_CONFIGS = {
 
 @register_model
 def test_vim(pretrained: bool = False, **kwargs) -> VisionMamba:
-    """Tiny Vim for tests: embed 32, depth 2, 16×16 patches on a 64×64 input (4×4 tokens), no weights."""
-    args = {"img_size": 64, "patch_size": 16, "stride": 16, "embed_dim": 32, "depth": 2, "d_state": 16}
+    """Tiny Vim for tests: embed 32, depth 3, 16×16 patches on a 64×64 input (4×4 tokens), no weights."""
+    args = {"img_size": 64, "patch_size": 16, "stride": 16, "embed_dim": 32, "depth": 3, "d_state": 16}
     return _create_vim("test_vim", pretrained, **dict(args, **kwargs))
