@@ -8,7 +8,7 @@ import timm
 import torch
 
 import visionssm  # noqa: F401
-from visionssm.convert import load_checkpoint_file, load_state_dict_strict, unwrap_state_dict
+from visionssm.convert import CheckpointError, load_checkpoint_file, load_state_dict_strict, unwrap_state_dict
 
 
 class _Evil:
@@ -90,7 +90,7 @@ def _save(path, sd):
 def test_truncated_safetensors_names_the_file(tmp_path, tiny_vmamba):
     path = _save(tmp_path / "w.safetensors", tiny_vmamba.state_dict())
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with pytest.raises(RuntimeError, match=r"could not read .*w\.safetensors as safetensors .*truncated.*download"):
+    with pytest.raises(CheckpointError, match=r"could not read .*w\.safetensors as safetensors .*truncated.*download"):
         load_checkpoint_file(path)
 
 
@@ -148,3 +148,16 @@ def test_pretrained_file_with_nan_weights_refused_by_every_family(tmp_path, fami
     path = _save(tmp_path / f"{family}.safetensors", sd)
     with pytest.raises(RuntimeError, match=rf"{family}\.safetensors: tensor '{key}' holds NaN or Inf"):
         timm.create_model(f"test_{family}", pretrained=True, pretrained_cfg_overlay=dict(file=str(path)))
+
+
+def test_convert_command_prints_one_line_for_a_broken_file(tmp_path, capsys):
+    from visionssm.cli.convert import main as convert_main
+
+    path = tmp_path / "release.pth"
+    path.write_bytes(b"PK\x03\x04 truncated zip")
+    with pytest.raises(SystemExit) as e:
+        convert_main([str(path), "--family", "vim", "--official-kwargs", "{}", "--model", "test_vim",
+                      "--out-dir", str(tmp_path / "out")])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: could not load checkpoint {path} safely") and "\n" not in err

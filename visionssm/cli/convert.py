@@ -10,6 +10,7 @@ Writes ``<out>/model.safetensors`` and ``<out>/config.json`` (timm's Hugging Fac
 """
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -66,11 +67,13 @@ def convert(checkpoint: str, family: str, official_kwargs: Dict[str, Any], model
 
 
 def main(argv: Optional[List[str]] = None, prog: str = "visionssm convert"):
+    from visionssm.convert import CheckpointError, list_families
+
     p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("checkpoint", help="official checkpoint (.pth / .safetensors)")
-    p.add_argument("--family", required=True, help="official code base, e.g. vmamba, vim, vssd (visionssm.convert)")
+    p.add_argument("--family", required=True, choices=list_families(), help="official code base (visionssm.convert)")
     p.add_argument("--official-kwargs", required=True, help="official constructor kwargs: JSON text or a .json file")
     p.add_argument("--model", required=True, help="our registered name the weights fit, e.g. vmamba_tiny_s1l8")
     p.add_argument("--model-args", default="{}", help="extra timm.create_model kwargs (JSON), e.g. num_classes")
@@ -78,8 +81,12 @@ def main(argv: Optional[List[str]] = None, prog: str = "visionssm convert"):
     p.add_argument("--overwrite", action="store_true", help="replace an existing conversion")
     p.add_argument("--no-check", action="store_true", help="skip the output comparison")
     a = p.parse_args(argv)
-    out = convert(a.checkpoint, a.family, _read_kwargs(a.official_kwargs), a.model, a.out_dir,
-                  _read_kwargs(a.model_args), a.overwrite, not a.no_check)
+    try:
+        out = convert(a.checkpoint, a.family, _read_kwargs(a.official_kwargs), a.model, a.out_dir,
+                      _read_kwargs(a.model_args), a.overwrite, not a.no_check)
+    except CheckpointError as e:  # one line naming the file and the fix, no traceback
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
     print(f"wrote {out}/model.safetensors and config.json; load with "
           f"timm.create_model('local-dir:{out}', pretrained=True) after `import visionssm`")
     return out

@@ -5,6 +5,7 @@ One module per official code base (``vmamba``, ``vim``, ``efficient_vmamba``, ``
 ``from_official``. A model file's ``checkpoint_filter_fn`` calls its family's key map.
 """
 from .common import (
+    CheckpointError,
     allow_official_config_containers,
     check_weight_values,
     load_checkpoint_file,
@@ -13,5 +14,5 @@ from .common import (
 )
 from .registry import FamilyConverter, from_official, list_families, register_family
 
-__all__ = ["FamilyConverter", "allow_official_config_containers", "check_weight_values", "from_official",
+__all__ = ["CheckpointError", "FamilyConverter", "allow_official_config_containers", "check_weight_values", "from_official",
            "list_families", "load_checkpoint_file", "load_state_dict_strict", "register_family", "unwrap_state_dict"]

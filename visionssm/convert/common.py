@@ -9,6 +9,12 @@ from torch import nn
 
 StateDict = Dict[str, torch.Tensor]
 
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file that cannot be used: unreadable, wrong keys or shapes, non-float or non-finite weights.
+    The message is one line naming the file (and the first bad key or tensor) and the fix; command-line tools print
+    it without a traceback."""
+
 _CONTAINER_KEYS = ("model", "state_dict", "model_ema", "module")
 
 
@@ -44,13 +50,13 @@ def load_checkpoint_file(path: Union[str, os.PathLike]) -> dict:
         try:
             return load_file(path)
         except Exception as e:  # SafetensorError (truncated header or data), OSError
-            raise RuntimeError(f"could not read {path} as safetensors ({type(e).__name__}: {e}); the file is truncated "
+            raise CheckpointError(f"could not read {path} as safetensors ({type(e).__name__}: {e}); the file is truncated "
                                f"or not a safetensors file: download or convert it again") from e
     try:
         allow_official_config_containers()  # idempotent; a `safe_globals` context would remove them on exit
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # corrupt file, or a pickle that holds more than tensors
-        raise RuntimeError(
+        raise CheckpointError(
             f"could not load checkpoint {path} safely ({type(e).__name__}: {e}). visionssm only reads tensors "
             f"(torch.load(weights_only=True) or safetensors); if the file is truncated, download it again; if it "
             f"pickles custom objects, re-save its state_dict with torch.save(ckpt['model'], ...).") from e
@@ -85,11 +91,11 @@ def check_weight_values(model: nn.Module, state_dict: Mapping, source: str = "ch
         if not isinstance(v, torch.Tensor) or target is None or not target.is_floating_point():
             continue
         if not v.is_floating_point():
-            raise RuntimeError(f"{source}: tensor {k!r} is {v.dtype} where {type(model).__name__} has floating-point "
+            raise CheckpointError(f"{source}: tensor {k!r} is {v.dtype} where {type(model).__name__} has floating-point "
                                f"weights; this is not a weight checkpoint for the model: use the file the training or "
                                f"conversion wrote")
         if not bool(torch.isfinite(v).all()):
-            raise RuntimeError(f"{source}: tensor {k!r} holds NaN or Inf values; the checkpoint is corrupt or was saved "
+            raise CheckpointError(f"{source}: tensor {k!r} holds NaN or Inf values; the checkpoint is corrupt or was saved "
                                f"from a diverged run: use an earlier checkpoint or download it again")
 
 
@@ -143,7 +149,7 @@ def check_state_dict(model: nn.Module, state_dict: Mapping, source: str = "check
             guess = guess_variant(state_dict)
     if guess:
         parts.append(f"the checkpoint looks like: {guess}")
-    raise RuntimeError(f"{source} does not match {type(model).__name__} ({'; '.join(parts)}): build the model that "
+    raise CheckpointError(f"{source} does not match {type(model).__name__} ({'; '.join(parts)}): build the model that "
                        "matches the checkpoint (variant name or official kwargs), or convert an official release with "
                        "visionssm.convert.from_official / tools/convert.py")
 

@@ -39,7 +39,9 @@ def _state_dict_for(model: torch.nn.Module, raw: dict, source: str) -> Dict[str,
             try:
                 sd = filter_fn(sd, model)
             except Exception as e:
-                raise RuntimeError(f"{source}: not in {type(model).__name__}'s key names, and converting it as an "
+                from visionssm.convert import CheckpointError
+
+                raise CheckpointError(f"{source}: not in {type(model).__name__}'s key names, and converting it as an "
                                    f"official release failed: {e}") from e
     return sd
 
