@@ -251,6 +251,10 @@ def test_softplus_choice_env(monkeypatch):
     torch.testing.assert_close(ts._softplus(x, ts._Workspace(x.device), torch.empty_like(x)),
                                torch.nn.functional.softplus(x))
     assert ts._softplus_choice == "torch"
+    monkeypatch.setattr(ts, "_softplus_choice", None)
+    monkeypatch.delenv("VISIONSSM_SOFTPLUS")
+    ts._softplus(x, ts._Workspace(x.device), torch.empty_like(x))
+    assert ts._softplus_choice == "log2"  # fixed, never timed: every run gives the same result
 
 
 def test_torch_inference_keeps_nothing(monkeypatch):
