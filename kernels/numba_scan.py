@@ -1,10 +1,8 @@
 """Fused CPU selective scan: loops compiled by numba (LLVM) on first use, no C compiler.
 
-Why: the PyTorch path (``torch_scan.py``) solves the recurrence with ~24 whole-tensor passes per element,
-and with d_state 16 every pass touches 16x the data; fused loops read each input once and keep the state
-in cache. Measured on 2 AMD EPYC cores (``kernels/BENCHMARKS.md``): 10-19x the torch path at N = 16 and
-2.9-7.5x at N = 1 (77x the reference loop), which is what lets the vanilla VMamba run at a usable speed on a
-laptop CPU. First use compiles the four kernels (~13 s on 2 cores); numba caches them on disk (0.4 s to load).
+The PyTorch path (``torch_scan.py``) solves the recurrence with ~24 whole-tensor passes per element, and with
+d_state 16 every pass touches 16x the data; these loops read each input once and keep the state in cache (speed
+ratios in ``kernels/BENCHMARKS.md``). First use compiles the four kernels; numba caches them on disk.
 
 Two layouts:
 

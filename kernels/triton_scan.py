@@ -1,4 +1,4 @@
-"""Triton selective scan: fused forward and recompute-only backward (anchors_kernels.md §7).
+"""Triton selective scan: fused forward and recompute-only backward.
 
 One program per (batch, channel tile of BD channels). Each program walks L in tiles of BL tokens with the
 state carry ``[BD, N]`` in registers, loads each B/C tile once for its BD channels (a tile never straddles a

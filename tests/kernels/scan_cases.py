@@ -36,3 +36,23 @@ def assert_match(got: Dict[str, torch.Tensor], want: Dict[str, torch.Tensor], *,
         assert a.dtype == b.dtype, f"{key}: dtype {a.dtype} != {b.dtype}"
         tol = dict(rtol=grad_rtol, atol=grad_atol) if key.startswith("grad_") else dict(rtol=rtol, atol=atol)
         torch.testing.assert_close(a.float(), b.float(), **tol, msg=lambda m, k=key: f"{k}: {m}")
+
+
+FIXTURE_ARGS = GRAD_NAMES  # the official fixtures' inputs, in selective_scan's argument order
+
+
+def check_official_fixture(path, backend: str):
+    """Reproduce one official mamba reference case (``selective_scan_ref/case_*.pt``): out, last state and the
+    gradients of out.sum()."""
+    data = torch.load(path, weights_only=True)
+    inputs = {k: (v.clone().requires_grad_() if v is not None else None) for k, v in data["inputs"].items()}
+    out, last = selective_scan(*[inputs[k] for k in FIXTURE_ARGS], delta_softplus=data["delta_softplus"],
+                               return_last_state=True, backend=backend)
+    torch.testing.assert_close(out, data["out"], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(last, data["last_state"], rtol=1e-4, atol=1e-4)
+    if "grads_of_out_sum" in data:
+        out.sum().backward()
+        for name, want in data["grads_of_out_sum"].items():
+            if want is not None:
+                torch.testing.assert_close(inputs[name].grad, want, rtol=1e-3, atol=1e-3,
+                                           msg=lambda m, n=name: f"{n}: {m}")
