@@ -188,20 +188,23 @@ def test_compile_check_survives_the_flop_counter_stub(monkeypatch):
 
 
 @pytest.mark.parametrize("channels,groups", [(8, 2), (6, 3)])  # 4 lanes (the rows layout's case) and 2 lanes
-def test_zero_state_gives_the_reference_answer(channels, groups):
-    """d_state 0: no states, y = D·u gated by z, zero gradients for Δ; nothing left unwritten (the rows layout
-    writes y inside its loop over states, so d_state 0 must not take it)."""
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_zero_state_gives_the_reference_answer(channels, groups, backend):
+    """d_state 0, each backend called directly: no states, y = D·u gated by z, zero gradients for Δ; nothing left
+    unwritten (numba's rows layout writes y inside its loop over states, so d_state 0 must not take it)."""
     from visionssm.kernels.ref import selective_scan_ref
+    from visionssm.kernels.torch_scan import selective_scan_torch
 
+    impl = ns.selective_scan_numba if backend == "numba" else selective_scan_torch
     inputs = make_inputs(2, channels, 11, 0, groups)
     args = [inputs[k] for k in ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")]
     for _ in range(3):  # fresh outputs each time: uninitialised memory would not repeat D·u
-        got, last = ns.selective_scan_numba(*args, delta_softplus=True, return_last_state=True)
+        got, last = impl(*args, delta_softplus=True, return_last_state=True)
         want, want_last = selective_scan_ref(*args, delta_softplus=True, return_last_state=True)
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
         assert last.shape == want_last.shape == (2, channels, 0)
     leaves = [a.detach().clone().requires_grad_() for a in args]
-    ns.selective_scan_numba(*leaves, delta_softplus=True).sum().backward()
+    impl(*leaves, delta_softplus=True).sum().backward()
     assert leaves[1].grad is not None and bool((leaves[1].grad == 0).all())
     torch.testing.assert_close(leaves[0].grad, (inputs["D"][None, :, None] * torch.nn.functional.silu(inputs["z"])))
 
