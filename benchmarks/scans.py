@@ -17,13 +17,10 @@ import inspect
 import statistics
 import sys
 import time
-from contextlib import contextmanager
 from typing import Dict, List
 
 import torch
 
-from visionssm.kernels import selective_scan_flops
-from visionssm.layers import ssm as ssm_module
 from visionssm.layers.ss2d import SS2D
 from visionssm.scans import get_scan_class, list_scans
 
@@ -40,33 +37,10 @@ def build_layer(name: str, dim: int, d_state: int, ssm_ratio: float, backend: st
                 scan_kwargs=scan_kwargs)
 
 
-@contextmanager
-def counted_scans(counter: Dict[str, int]):
-    """Replace the op inside DirectionalSSM with a shape-only stand-in that adds its FLOPs to ``counter``."""
-    original = ssm_module.selective_scan
-
-    def fake(u, delta, A, B, C=None, D=None, z=None, delta_bias=None, delta_softplus=False, *args, **kwargs):
-        b, channels, length = u.shape
-        counter["scan"] += selective_scan_flops(b, length, channels, A.shape[1], with_D=D is not None,
-                                                with_z=z is not None)
-        if C is None:
-            return u.new_zeros(b, channels, A.shape[1], length)
-        return torch.zeros_like(u)
-
-    ssm_module.selective_scan = fake
-    try:
-        yield
-    finally:
-        ssm_module.selective_scan = original
-
-
 def count_flops(layer: SS2D, x: torch.Tensor) -> int:
-    from torch.utils.flop_counter import FlopCounterMode
-
-    counter = {"scan": 0}
-    with torch.no_grad(), counted_scans(counter), FlopCounterMode(display=False) as mode:
-        layer(x)
-    return mode.get_total_flops() // 2 + counter["scan"]  # FlopCounterMode counts 2 per MAC
+    """Forward FLOPs by the project's one counter (``visionssm.benchmark``): MACs + VMamba's scan rule."""
+    from visionssm.benchmark import count_forward_flops
+    return count_forward_flops(layer, x).flops
 
 
 def timed(fn, device: torch.device, warmup: int, repeat: int) -> float:

@@ -47,7 +47,8 @@ def time_median(fn: Callable[[], None], device: torch.device, repeats: int, warm
 
 def load_baseline(path: str) -> Callable:
     """``selective_scan_torch`` of another torch_scan.py (e.g. ``git show REV:kernels/torch_scan.py``)."""
-    spec = importlib.util.spec_from_file_location("visionssm_bench_baseline", path)
+    # a module of this package, so the copy's relative imports (``from ._common import ...``) resolve
+    spec = importlib.util.spec_from_file_location(f"{__package__ or 'visionssm.kernels'}._bench_baseline", path)
     if spec is None or spec.loader is None:
         raise FileNotFoundError(f"--baseline: cannot load {path!r}; pass a copy of kernels/torch_scan.py.")
     module = importlib.util.module_from_spec(spec)
@@ -55,24 +56,51 @@ def load_baseline(path: str) -> Callable:
     return module.selective_scan_torch
 
 
-def make_case(batch: int, dim: int, length: int, state: int, groups: int, dtype: torch.dtype,
-              device: torch.device) -> Dict[str, torch.Tensor]:
-    """VMamba-like inputs: K=groups directions sharing B/C per direction, softplus Δ, D and Δ bias."""
-    g = torch.Generator().manual_seed(0)
+def make_inputs(batch: int, dim: int, length: int, state: int, groups: Optional[int] = None, *, with_D: bool = True,
+                with_z: bool = True, with_bias: bool = True, with_C: bool = True, dtype=torch.float32,
+                device="cpu", non_contiguous: bool = False, seed: int = 0,
+                A_init: str = "uniform") -> Dict[str, Optional[torch.Tensor]]:
+    """Random scan inputs in ``selective_scan``'s argument order (u, delta, A, B, C, D, z, delta_bias).
+
+    ``groups=None`` gives ungrouped (batch, N, L) B/C, else (batch, groups, N, L) (VMamba: K = 4 directions).
+    ``A_init``: "uniform" A in [-1.5, -0.5) (the tests'), "lognormal" -exp(N(0, 0.5²)) (spread-out decays as
+    trained VMamba models have; the benchmarks'). ``non_contiguous``: channel-last u/Δ and strided B/C, as
+    projections produce them. u, Δ, B, C, z are in ``dtype``; A, D and the Δ bias stay float32.
+    """
+    if A_init not in ("uniform", "lognormal"):
+        raise ValueError(f"make_inputs: A_init={A_init!r}; choose 'uniform' or 'lognormal'.")
+    g = torch.Generator().manual_seed(seed)
 
     def rnd(*shape, scale=1.0):
-        return (torch.randn(*shape, generator=g) * scale).to(device)
+        return torch.randn(*shape, generator=g) * scale
 
-    return dict(u=rnd(batch, dim, length).to(dtype), delta=rnd(batch, dim, length, scale=0.5).to(dtype),
-                A=-torch.exp(rnd(dim, state, scale=0.5)), B=rnd(batch, groups, state, length).to(dtype),
-                C=rnd(batch, groups, state, length).to(dtype), D=rnd(dim), delta_bias=rnd(dim, scale=0.5))
+    bc_shape = (batch, state, length) if groups is None else (batch, groups, state, length)
+    if non_contiguous:
+        u = rnd(batch, length, dim).transpose(1, 2)
+        delta = rnd(batch, length, dim, scale=0.5).transpose(1, 2)
+        B = rnd(*bc_shape[:-1], 2 * length)[..., ::2]
+        C = rnd(*bc_shape[:-1], 2 * length)[..., ::2]
+    else:
+        u, delta = rnd(batch, dim, length), rnd(batch, dim, length, scale=0.5)
+        B, C = rnd(*bc_shape), rnd(*bc_shape)
+    A = -(torch.rand(dim, state, generator=g) + 0.5) if A_init == "uniform" else -torch.exp(rnd(dim, state, scale=0.5))
+    inputs = dict(u=u.to(dtype), delta=delta.to(dtype), A=A, B=B.to(dtype), C=C.to(dtype) if with_C else None,
+                  D=rnd(dim) if with_D else None, z=rnd(batch, dim, length).to(dtype) if with_z else None,
+                  delta_bias=rnd(dim, scale=0.5) if with_bias else None)
+    return {k: (v.to(device) if v is not None else None) for k, v in inputs.items()}
+
+
+def bench_inputs(batch: int, dim: int, length: int, state: int, groups: int, dtype: torch.dtype,
+                 device) -> Dict[str, Optional[torch.Tensor]]:
+    """The benchmarks' case: grouped B/C, softplus Δ with bias, D, no z, spread-out decays."""
+    return make_inputs(batch, dim, length, state, groups, with_z=False, dtype=dtype, device=device,
+                       A_init="lognormal")
 
 
 def run_once(case: Dict[str, torch.Tensor], backend: str, backward: bool, out_dtype: Optional[torch.dtype],
              baseline: Optional[Callable] = None):
-    leaves = {k: v.detach().requires_grad_(backward) for k, v in case.items()}
-    args = (leaves["u"], leaves["delta"], leaves["A"], leaves["B"], leaves["C"], leaves["D"], None,
-            leaves["delta_bias"], True)
+    leaves = {k: (v.detach().requires_grad_(backward) if v is not None else None) for k, v in case.items()}
+    args = (*leaves.values(), True)
     with torch.set_grad_enabled(backward):
         if backend == "baseline":
             out = baseline(*args, out_dtype=out_dtype)
@@ -82,16 +110,23 @@ def run_once(case: Dict[str, torch.Tensor], backend: str, backward: bool, out_dt
             out.backward(torch.ones_like(out))
 
 
-def essential_bytes(batch, dim, length, state, groups, in_bytes, out_bytes, backward) -> int:
-    """Bytes that must cross HBM: fwd reads u, Δ, B, C and writes y; bwd reads u, Δ, B, C, dy and writes
-    du, dΔ (input dtype) and dB, dC (float32). A, D, Δ bias and the chunk checkpoints are ignored."""
+def essential_bytes(batch: int, dim: int, length: int, state: int, groups: int, mode: str, in_bytes: int = 4,
+                    out_bytes: Optional[int] = None) -> int:
+    """Bytes one scan must move through memory at least: the numerator of the bandwidth roofline.
+
+    ``mode="fwd"``: read u, Δ and the G-group B, C (``in_bytes`` each), write y (``out_bytes``, default
+    ``in_bytes``). ``"bwd"`` (the backward kernel alone): read u, Δ, B, C and dy (``out_bytes``), write du, dΔ
+    (``in_bytes``) and dB, dC (float32). ``"fwd+bwd"``: their sum. Not counted: A, D, the Δ bias (O(D·N), not
+    O(L)), z (absent in the benchmarks) and the forward's state checkpoints (one state per tile of tokens).
+    """
+    out_bytes = in_bytes if out_bytes is None else out_bytes
     elems = batch * dim * length
     bc = batch * groups * state * length
-    if not backward:
-        return elems * (2 * in_bytes + out_bytes) + 2 * bc * in_bytes
     fwd = elems * (2 * in_bytes + out_bytes) + 2 * bc * in_bytes
     bwd = elems * (2 * in_bytes + out_bytes + 2 * in_bytes) + 2 * bc * (in_bytes + 4)
-    return fwd + bwd
+    if mode not in ("fwd", "bwd", "fwd+bwd"):
+        raise ValueError(f"essential_bytes: mode={mode!r}; choose 'fwd', 'bwd' or 'fwd+bwd'.")
+    return {"fwd": fwd, "bwd": bwd, "fwd+bwd": fwd + bwd}[mode]
 
 
 def main(argv: Optional[List[str]] = None):
@@ -158,7 +193,7 @@ def main(argv: Optional[List[str]] = None):
                                 scale = length / L_run
                             elif backend == "ref":
                                 rep = args.ref_repeats
-                            case = make_case(batch, dim, L_run, state, args.groups, dtype, device)
+                            case = bench_inputs(batch, dim, L_run, state, args.groups, dtype, device)
                             t = time_median(lambda c=case, b=backend, bw=backward: run_once(c, b, bw, out_dtype, baseline),
                                             device, rep, args.warmup if backend != "ref" else 0, timer)
                             times[backend] = (t * scale, scale != 1.0)
@@ -175,7 +210,7 @@ def main(argv: Optional[List[str]] = None):
                         if "triton" in times and "torch" in times:
                             ratios.append(f"torch/triton={times['torch'][0] / times['triton'][0]:.1f}x")
                         if "triton" in times and device.type == "cuda":
-                            nbytes = essential_bytes(batch, dim, length, state, args.groups, in_bytes, out_bytes, backward)
+                            nbytes = essential_bytes(batch, dim, length, state, args.groups, mode, in_bytes, out_bytes)
                             ratios.append(f"triton={nbytes / args.peak_bw / times['triton'][0]:.0%} of roofline "
                                           f"({nbytes / 1e6:.1f} MB)")
                         print(f"{batch:>5} {dim:>5} {length:>5} {state:>3} {mode:>8} {cells}  {' '.join(ratios)}",

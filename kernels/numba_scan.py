@@ -1,10 +1,8 @@
 """Fused CPU selective scan: loops compiled by numba (LLVM) on first use, no C compiler.
 
-Why: the PyTorch path (``torch_scan.py``) solves the recurrence with ~24 whole-tensor passes per element,
-and with d_state 16 every pass touches 16x the data; fused loops read each input once and keep the state
-in cache. Measured on 2 AMD EPYC cores (``kernels/BENCHMARKS.md``): 10-19x the torch path at N = 16 and
-2.9-7.5x at N = 1 (77x the reference loop), which is what lets the vanilla VMamba run at a usable speed on a
-laptop CPU. First use compiles the four kernels (~13 s on 2 cores); numba caches them on disk (0.4 s to load).
+The PyTorch path (``torch_scan.py``) solves the recurrence with ~24 whole-tensor passes per element, and with
+d_state 16 every pass touches 16x the data; these loops read each input once and keep the state in cache (speed
+ratios in ``kernels/BENCHMARKS.md``). First use compiles the four kernels; numba caches them on disk.
 
 Two layouts:
 
@@ -22,7 +20,6 @@ scalar ``expf`` otherwise); softplus and the bias on δ are applied inside and r
 gradients are summed over a program's channels and written per program (deterministic, no atomics), then
 summed over the programs of a group by the caller.
 """
-import math
 import os
 import threading
 import warnings
@@ -30,6 +27,8 @@ from typing import Optional
 
 import numpy as np
 import torch
+
+from ._common import LOG2E, common_groups, num_groups, sum_to_groups, will_backward
 
 try:
     import numba
@@ -55,7 +54,6 @@ TILE = 64  # tokens per tile (measured best of 16-256 for training); the forward
 # channels per program: the largest that divides the channels of a B/C group. Wide programs amortise the per-row
 # loop overhead: W = 64 ran the d_state-16 forward 1.5x and the backward 1.8x faster than W = 16 (one core).
 LANES = (64, 32, 16, 8, 4, 2, 1)
-LOG2E = 1.4426950408889634
 # d_state up to this runs by rows (row-wise passes, one state at a time), larger by lanes. Measured (2 cores, batch 4,
 # D 384 × L 3136 and D 1536 × L 196, fwd / fwd+bwd): rows 1.9-2.3x lanes at N = 1, 1.2-1.9x at N = 2, 1.0-1.8x at
 # N = 3, 0.85-1.5x at N = 4, 0.6-1.3x at N = 8.
@@ -442,17 +440,6 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().contiguous().numpy()
 
 
-def _grouped(bc: torch.Tensor) -> torch.Tensor:
-    return bc.unsqueeze(1) if bc.dim() == 3 else bc
-
-
-def _sum_to_groups(per_program: torch.Tensor, groups: int, dim: int) -> torch.Tensor:
-    """(batch, programs, N, L) B/C gradients → the caller's (batch, G, N, L), or (batch, N, L) when ungrouped."""
-    batch, programs, state, length = per_program.shape
-    out = per_program.view(batch, groups, programs // groups, state, length).sum(2)
-    return out.squeeze(1) if dim == 3 else out
-
-
 def _threads():
     return min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
 
@@ -461,18 +448,15 @@ class _NumbaScanFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u, delta, A, B, C, D, delta_bias, softplus, keep):
         batch, channels, length = u.shape
-        Bg, Cg = _grouped(B.float()), _grouped(C.float())
-        if Bg.shape[1] != Cg.shape[1]:  # one group index per program: bring B and C to a common grouping
-            groups = math.lcm(Bg.shape[1], Cg.shape[1])
-            Bg = Bg.repeat_interleave(groups // Bg.shape[1], dim=1)
-            Cg = Cg.repeat_interleave(groups // Cg.shape[1], dim=1)
+        Bg, Cg = common_groups(B.float(), C.float())  # one group index per program
         lanes = lanes_for(channels, Bg.shape[1])
         u32, d32 = u.float().contiguous(), delta.float().contiguous()
         Dv = D.float() if D is not None else u32.new_zeros(channels)
         bias = delta_bias.float() if delta_bias is not None else u32.new_zeros(channels)
         y = torch.empty_like(u32)
         last = u32.new_empty(batch, channels, A.shape[1])
-        rows = A.shape[1] <= ROWS_MAX_STATE and lanes % 4 == 0
+        # rows write y inside the loop over states: d_state 0 takes the lanes kernels (y = D·u, no states)
+        rows = 1 <= A.shape[1] <= ROWS_MAX_STATE and lanes % 4 == 0
         common = (_np(u32), _np(d32), _np(bias), softplus, _np(A.float()), _np(Bg), _np(Cg), _np(Dv))
         if rows:
             ckpt = u32.new_empty(0)
@@ -483,7 +467,7 @@ class _NumbaScanFn(torch.autograd.Function):
             _run(scan_fwd, *common, y.numpy(), last.numpy(), ckpt.numpy(), lanes, TILE)
         if keep:
             ctx.save_for_backward(u32, d32, A, Bg, Cg, Dv, bias, ckpt)
-            ctx.meta = (softplus, lanes, rows, _grouped(B).shape[1], B.dim(), _grouped(C).shape[1], C.dim(),
+            ctx.meta = (softplus, lanes, rows, num_groups(B), B.dim(), num_groups(C), C.dim(),
                         D is not None, delta_bias is not None)
         return y, last
 
@@ -506,8 +490,8 @@ class _NumbaScanFn(torch.autograd.Function):
             _run(scan_bwd_rows, *common, *grads)
         else:
             _run(scan_bwd, *common[:10], _np(ckpt), *grads, TILE)
-        dB = _sum_to_groups(dBp, b_groups, b_dim)
-        dC = _sum_to_groups(dCp, c_groups, c_dim)
+        dB = sum_to_groups(dBp, b_groups, b_dim)
+        dC = sum_to_groups(dCp, c_groups, c_dim)
         dD = (dy * u32).sum((0, 2)) if has_D else None
         dbias = dd.sum((0, 2)) if has_bias else None
         return du, dd, dA.sum(0), dB, dC, dD, dbias, None, None
@@ -532,12 +516,19 @@ def _run(kernel, *args):
         _serial(kernel)(*args)
         return
     with _LOCK:
+        torch_threads = torch.get_num_threads()
         previous = numba.get_num_threads()
         numba.set_num_threads(_threads())
         try:
             kernel(*args)
         finally:
             numba.set_num_threads(previous)
+            # numba's OpenMP layer and torch share GNU OpenMP: starting it (the first kernel, i.e. the compile check
+            # inside a model's first forward) sets the OpenMP thread count, which torch reads as its own. Matmuls
+            # after it would run on another thread count, with another summation order: results would differ
+            # (~1e-5) from the first forward's. Put torch's count back.
+            if torch.get_num_threads() != torch_threads:
+                torch.set_num_threads(torch_threads)
 
 
 def selective_scan_numba(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
@@ -553,7 +544,6 @@ def selective_scan_numba(u, delta, A, B, C, D=None, z=None, delta_bias=None, del
     if u.device.type != "cpu":
         raise ValueError(f"selective_scan: backend='numba' runs on CPU tensors, got {u.device}; "
                          "use backend='auto' (Triton on CUDA).")
-    from .torch_scan import will_backward
     out_dtype = out_dtype or u.dtype
     states = C is None
     if states:  # states are taken before D and the gate (ref.py)

@@ -7,13 +7,7 @@ from typing import Optional, Tuple
 import torch
 import torch.nn.functional as F
 
-
-def expand_groups(bc: torch.Tensor, channels: int) -> torch.Tensor:
-    """(batch, N, L) or grouped (batch, G, N, L) → (batch, channels, N, L), channel d using group d // (channels / G)."""
-    if bc.dim() == 3:
-        return bc.unsqueeze(1).expand(-1, channels, -1, -1)
-    groups = bc.shape[1]
-    return bc.repeat_interleave(channels // groups, dim=1)
+from ._common import expand_groups
 
 
 def selective_scan_ref(

@@ -173,11 +173,9 @@ def selective_scan(
     return impl(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, out_dtype=out_dtype)
 
 
-def selective_scan_flops(batch: int, length: int, channels: int, state: int, with_D: bool = True, with_z: bool = False) -> int:
-    """FLOPs of one scan by VMamba's convention: 9·B·L·D·N (+ B·D·L for D, + B·D·L for z)."""
-    flops = 9 * batch * length * channels * state
-    if with_D:
-        flops += batch * channels * length
-    if with_z:
-        flops += batch * channels * length
-    return flops
+def selective_scan_flops(batch: int, length: int, channels: int, state: int, with_D: bool = True, with_z: bool = False,
+                         with_C: bool = True) -> int:
+    """FLOPs of one scan by VMamba's convention (``kernels/_common.scan_flops``): 9·B·L·D·N (+ B·D·L for D, + B·D·L
+    for z); 7·B·L·D·N for the hidden-state output (``with_C=False``)."""
+    from ._common import scan_flops
+    return scan_flops(batch, length, channels, state, with_C=with_C, with_D=with_D, with_z=with_z)

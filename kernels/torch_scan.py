@@ -1,46 +1,30 @@
-"""Fast PyTorch selective scan: chunked cumulative-sum scan, cache-sized channel blocks, recompute-only backward.
+"""Vectorised PyTorch selective scan (any device): chunked closed-form scan, channel blocks, recompute backward.
 
-Why this formulation (CPU numbers, CPU time with one thread, in kernels/BENCHMARKS.md):
+* Channels are processed in blocks of about ``BLOCK_ELEMS`` elements so a block's temporaries stay in cache;
+  a block holds whole B/C groups or lies inside one group of each, so group gradient sums are reshape-sums.
+* Inside chunks of T ≈ 16 tokens the recurrence is solved in closed form from two ``cumsum`` passes on base-2
+  log-decays: ``c = cumsum(Δ·A·log2 e)``, ``h_t = 2^{c_t}·Σ_{s≤t} 2^{-c_s}·x_s``. Chunk-end states are carried
+  across the L/T chunks (``_carry_scan``: float64 closed form, or a doubling scan where it would leave float64's
+  range) and added back with one ``addcmul``. ``PRIMITIVE = "pairwise"`` selects the pairwise (Blelloch-style)
+  reduction over all L tokens instead.
+* Stability: in-chunk factors are ``2^{±c}`` with |c| ≤ ``MAX_CHUNK_LOG``·log2 e. Chunks whose log-decay sum
+  exceeds that are detected on every call and redone with the pairwise reduction, which only multiplies decays.
+* The backward recomputes the states per channel block (nothing of size N·L is kept between passes) and runs
+  the adjoint ``g_t = a_{t+1}·g_{t+1} + C_t·dy_t`` with the mirrored chunk formula. N = 1 training keeps Δ, the
+  states and the in-chunk decays from the forward instead (``VISIONSSM_SCAN_KEEP``).
+* On CPU softplus is ``_softplus_log2`` (exp2/log2 only; some torch builds run softplus through scalar libm, 7x
+  slower), or torch's with ``VISIONSSM_SOFTPLUS=torch``.
 
-* Cache-sized channel blocks are the largest lever: with ~0.25-0.5M elements per block a block's
-  temporaries stay in cache, where whole-tensor passes (2.4M elements, 10 MB each at b=2, D=384,
-  L=3136) went to DRAM and page-faulted fresh allocations; 2.5x faster fwd+bwd at N = 1.
-* Inside chunks of T ≈ 16 tokens the recurrence is solved in closed form with two vectorised
-  ``torch.cumsum`` passes on log-decays: ``c = cumsum(Δ·A)``, ``h_t = e^{c_t}·Σ_{s≤t} e^{-c_s}·x_s``;
-  chunk-end states are carried across the L/T chunks by a short doubling scan and added back with one
-  ``addcmul``. Contiguous passes and no separate ``exp(Δ·A)``: 5-10% faster than the pairwise
-  (Blelloch-style) reduction over all L tokens (``PRIMITIVE = "pairwise"``, kept for comparison), whose
-  stride-2 slices do not vectorise. A T×T (segsum) matrix per chunk measured 20-60x slower on CPU.
-* Stability: in-chunk factors are ``e^{±c}`` with |c| ≤ ``MAX_CHUNK_LOG`` = 50. Chunks whose log-decay
-  sum exceeds that (strong decays) are found on every call and redone with the pairwise reduction, which
-  only multiplies decays and never divides. The rounding error of the cumulative sum, rescaled by
-  ``e^{c_t}``, matches the sequential loop's, so L = 3136 and beyond stays at float32 accuracy.
-* Backward recomputes the states per channel block (nothing of size N·L is kept between passes; N = 1, below,
-  keeps its L-sized forward results instead) and
-  runs the adjoint ``g_t = a_{t+1}·g_{t+1} + C_t·dy_t`` with the mirrored chunk formula (a reversed
-  cumulative sum), reusing the forward's ``e^{c}``. Blocks never straddle a B/C group, so group gradient
-  sums are deterministic reshape-sums.
-* N = 1 training keeps Δ, the states and the in-chunk decays from the forward (three tensors of u's size,
-  written in place, no copy pass) so the backward skips the forward recompute: fwd+bwd ~25% faster. N > 1
-  recomputes (keeping would cost N times more memory). Backward temporaries use reused buffers, and the
-  in-chunk reverse cumulative sum is one small matrix product (6x faster than flip → cumsum → flip).
-* softplus is computed from exp2/log2 when that is faster on the machine (timed once per process): torch's
-  CPU softplus runs log1p through scalar libm on some builds (10 ns per element measured, 7x slower).
-* Chunk carries (L/T elements per row) use a float64 closed form (``_carry_scan``): ~8 ops instead of ~18 per
-  doubling level; vmamba_tiny_s1l8 inference 3% and vanilla vmamba_tiny (N = 16) 6-12% faster, logits
-  within 5e-7. Rows whose cumulative decay leaves float64's safe range take the doubling scan.
-* Forward constant factors (2026-11-23, BENCHMARKS.md): log-decays in base 2 so each decay is one ``exp2``
-  (4x cheaper than ``exp`` in torch on CPU), per-call workspace buffers reused by every block (no fresh
-  multi-MB tensors to page-fault), y written straight into the output for N = 1, and a doubling scan for
-  the chunk carries (half the Python overhead of the pairwise one on ~200 elements): forward 1.2-1.35x.
+Measurements behind these choices: ``kernels/BENCHMARKS.md``.
 """
 import math
 import os
-import time
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
+
+from ._common import LOG2E, cast_grads, group_span, regroup, sum_to_groups, will_backward
 
 # (batch·channels·N·L) elements per channel block: small enough that a block's ~10 temporaries stay in cache
 # (1 MB each); 4x larger or smaller blocks measured 1.2-2.5x slower (BENCHMARKS.md)
@@ -50,7 +34,6 @@ PRIMITIVE = "chunk"  # or "pairwise": the all-L pairwise reduction (slower; kept
 MAX_CHUNK_LOG = 50.0  # largest |Σ Δ·A| inside one chunk for the closed form (e^50 ≈ 5e21, far from overflow)
 # log-decays are carried in base 2 (Δ·A·log2 e) so every decay is one exp2: torch's float32 exp2 measured ~4x
 # faster than exp on CPU (AVX-512), and e^{c_t - c_s} = 2^{c2_t - c2_s} keeps the cumulative sum's rounding
-LOG2E = 1.0 / math.log(2.0)
 _MAX_CHUNK_LOG2 = MAX_CHUNK_LOG * LOG2E
 
 
@@ -100,28 +83,17 @@ _softplus_choice: Optional[str] = None  # for CPU tensors; other devices use tor
 
 
 def _softplus(x: torch.Tensor, ws: _Workspace, out: torch.Tensor) -> torch.Tensor:
-    """On CPU the faster of torch's softplus and ``_softplus_log2`` on this machine, timed once per process on a
-    64K-element sample (``VISIONSSM_SOFTPLUS=torch|log2`` forces one). Both agree to ~1e-6 relative."""
+    """On CPU ``_softplus_log2`` unless ``VISIONSSM_SOFTPLUS=torch`` (read once per process). A fixed choice, not a
+    timed one: the two agree only to ~1e-6 relative, and the same input must give the same output in every run."""
     global _softplus_choice
     if x.device.type != "cpu":
         return _softplus_torch(x, ws, out)
     if _softplus_choice is None:
-        _softplus_choice = os.environ.get("VISIONSSM_SOFTPLUS") or _time_softplus()
-        if _softplus_choice not in _SOFTPLUS:
-            raise ValueError(f"VISIONSSM_SOFTPLUS={_softplus_choice!r}: choose one of {sorted(_SOFTPLUS)}")
+        choice = os.environ.get("VISIONSSM_SOFTPLUS") or "log2"
+        if choice not in _SOFTPLUS:
+            raise ValueError(f"VISIONSSM_SOFTPLUS={choice!r}: choose one of {sorted(_SOFTPLUS)}")
+        _softplus_choice = choice
     return _SOFTPLUS[_softplus_choice](x, ws, out)
-
-
-def _time_softplus() -> str:
-    sample = torch.linspace(-8.0, 8.0, 1 << 16)
-    ws, out, best = _Workspace(sample.device), torch.empty_like(sample), {}
-    for name, fn in _SOFTPLUS.items():
-        fn(sample, ws, out)
-        t0 = time.perf_counter()
-        for _ in range(3):
-            fn(sample, ws, out)
-        best[name] = time.perf_counter() - t0
-    return min(best, key=best.get)
 
 
 def _scan(a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -364,12 +336,8 @@ class _Prep:
         """(b, ng|1, 1, N, L) view of B or C for channels [d0, d1) split in ng groups of equal size."""
         if t.dim() == 3:
             return t.float()[:, None, None]
-        g0 = d0 // cpg_t
-        g1 = max(g0 + 1, d1 // cpg_t)
-        out = t[:, g0:g1].float()
-        if g1 - g0 != ng:
-            out = out.repeat_interleave(ng // (g1 - g0), dim=1)
-        return out[:, :, None]
+        g0, g1 = group_span(d0, d1, cpg_t)
+        return regroup(t[:, g0:g1].float(), ng)[:, :, None]
 
     def block(self, d0, d1, ws: Optional[_Workspace] = None, dt_saved: Optional[torch.Tensor] = None):
         b, n = self.batch, self.state
@@ -402,9 +370,8 @@ def _accumulate_group(dst: torch.Tensor, part: torch.Tensor, cpg: int, d0: int, 
     if dst.dim() == 3:
         dst += part.sum(1)
         return
-    g0 = d0 // cpg
-    g1 = max(g0 + 1, d1 // cpg)
-    dst[:, g0:g1] += part.reshape(part.shape[0], g1 - g0, -1, *part.shape[2:]).sum(2)
+    g0, g1 = group_span(d0, d1, cpg)
+    dst[:, g0:g1] += sum_to_groups(part, g1 - g0, 4)
 
 
 def _forward_block(p: _Prep, d0: int, d1: int, ws: Optional[_Workspace] = None,
@@ -586,17 +553,7 @@ class _SelectiveScanFn(torch.autograd.Function):
                 ddt.mul_(torch.sigmoid(pre, out=ws.get("sig", pre.shape)))
             if dbias is not None:
                 dbias[d0:d1] = ddt.sum((0, 3, 4)).reshape(sz)
-        return (du.to(u.dtype), ddelta.to(delta.dtype), dA, dB.to(B.dtype),
-                dC.to(C.dtype) if dC is not None else None,
-                dD.to(D.dtype) if dD is not None else None,
-                dz.to(z.dtype) if dz is not None else None,
-                dbias.to(delta_bias.dtype) if dbias is not None else None, None, None, None)
-
-
-def will_backward(*tensors) -> bool:
-    """Whether autograd will record this call. Inside ``Function.forward`` ``ctx.needs_input_grad`` reads the
-    inputs' ``requires_grad`` even under ``torch.no_grad()``, so the grad mode is checked here, outside."""
-    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+        return cast_grads((du, ddelta, dA, dB, dC, dD, dz, dbias), (u, delta, A, B, C, D, z, delta_bias)) + (None,) * 3
 
 
 def selective_scan_torch(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,

@@ -1,4 +1,4 @@
-"""Triton selective scan: fused forward and recompute-only backward (anchors_kernels.md §7).
+"""Triton selective scan: fused forward and recompute-only backward.
 
 One program per (batch, channel tile of BD channels). Each program walks L in tiles of BL tokens with the
 state carry ``[BD, N]`` in registers, loads each B/C tile once for its BD channels (a tile never straddles a
@@ -13,11 +13,11 @@ before triton is imported.
 """
 import math
 import os
-from typing import Dict, Optional, Tuple
+from typing import Dict, Tuple
 
 import torch
 
-from .torch_scan import will_backward
+from ._common import as_grouped, cast_grads, num_groups, sum_to_groups, will_backward
 
 try:  # imported lazily by selective_scan(backend="triton"); the package itself never needs triton
     import triton
@@ -252,8 +252,7 @@ class _Geometry:
     def __init__(self, u, A, B, C, training: bool = True):
         self.batch, self.dim, self.length = u.shape
         self.state = A.shape[1]
-        self.gb = B.shape[1] if B.dim() == 4 else 1
-        self.gc = (C.shape[1] if C.dim() == 4 else 1) if C is not None else 1
+        self.gb, self.gc = num_groups(B), num_groups(C)
         self.cpg_b, self.cpg_c = self.dim // self.gb, self.dim // self.gc
         self.cpg_t = math.gcd(self.cpg_b, self.cpg_c)  # a channel tile stays inside one B and one C group
         self.np = _pow2(self.state)
@@ -303,12 +302,6 @@ def _cuda_tiles(batch: int, dim: int, length: int, np_: int, cpg: int,
     return {"fwd": fwd, "bwd": (1, fwd[1], 1 if fwd[1] == 256 else 2)}
 
 
-def _bc4(t: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
-    if t is None:
-        return None
-    return (t.unsqueeze(1) if t.dim() == 3 else t).contiguous()
-
-
 def scan_forward(u, delta, A, B, C, D, z, delta_bias, delta_softplus: bool, out_dtype, training: bool = True):
     """Launch the forward kernel; returns (out, last state, saved tensors for ``scan_backward``, geometry).
 
@@ -318,7 +311,8 @@ def scan_forward(u, delta, A, B, C, D, z, delta_bias, delta_softplus: bool, out_
     geo = _Geometry(u, A, B, C, training)
     b, dim, L, N = geo.batch, geo.dim, geo.length, geo.state
     uc, dc, Ac = u.contiguous(), delta.contiguous(), A.contiguous()
-    Bc, Cc = _bc4(B), _bc4(C)
+    Bc = as_grouped(B).contiguous()
+    Cc = as_grouped(C).contiguous() if C is not None else None
     zc = z.contiguous() if z is not None else None
     D = D.contiguous() if D is not None else None
     delta_bias = delta_bias.contiguous() if delta_bias is not None else None
@@ -362,13 +356,9 @@ def scan_backward(saved, geo: "_Geometry", delta_softplus: bool, dout, dlast):
               N=N, NP=geo.np, BD=bd, BL=geo.bl, HAS_C=has_c, HAS_D=(D is not None and has_c),
               HAS_Z=(zc is not None and has_c), HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
               HAS_DLAST=dlast is not None, **options)
-
-    def group_sum(ws, groups):
-        # programs are ordered by channel tile, so each group owns a contiguous run of them
-        return ws.view(b, groups, n_prog_c // groups, N, L).sum(2)
-
-    dB = group_sum(dB_ws, geo.gb)
-    dC = group_sum(dC_ws, geo.gc) if has_c else None
+    # programs are ordered by channel tile, so each group owns a contiguous run of them
+    dB = sum_to_groups(dB_ws, geo.gb, 4)
+    dC = sum_to_groups(dC_ws, geo.gc, 4) if has_c else None
     dD = dD_ws.sum(0) if (D is not None and has_c) else None
     dbias = dbias_ws.sum(0) if delta_bias is not None else None
     return du, ddl, dA_ws.sum(0), dB, dC, dD, (dz if (zc is not None and has_c) else None), dbias
@@ -388,14 +378,12 @@ class _TritonScanFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dout, dlast):
         saved = ctx.saved_tensors
-        uc, dc, _, Bc, Cc, D, zc, delta_bias, _ = saved
+        uc, dc, Ac, Bc, Cc, D, zc, delta_bias, _ = saved
         du, ddl, dA, dB, dC, dD, dz, dbias = scan_backward(saved, ctx.geo, ctx.softplus, dout, dlast)
-        dB = (dB[:, 0] if ctx.b3 else dB).to(Bc.dtype)
+        dB = dB[:, 0] if ctx.b3 else dB
         if dC is not None:
-            dC = (dC[:, 0] if ctx.c3 else dC).to(Cc.dtype)
-        return (du.to(uc.dtype), ddl.to(dc.dtype), dA, dB, dC, dD.to(D.dtype) if dD is not None else None,
-                dz.to(zc.dtype) if dz is not None else None,
-                dbias.to(delta_bias.dtype) if dbias is not None else None, None, None, None)
+            dC = dC[:, 0] if ctx.c3 else dC
+        return cast_grads((du, ddl, dA, dB, dC, dD, dz, dbias), (uc, dc, Ac, Bc, Cc, D, zc, delta_bias)) + (None,) * 3
 
 
 def selective_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,

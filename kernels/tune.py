@@ -18,7 +18,7 @@ from typing import Dict, List, Optional
 import torch
 
 from visionssm.kernels import selective_scan, triton_scan
-from visionssm.kernels.bench import make_case
+from visionssm.kernels.bench import bench_inputs, essential_bytes, make_inputs
 
 GRADS = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
 
@@ -40,18 +40,6 @@ def _poison(device: torch.device, nbytes: int = 4 << 30):
     torch.cuda.empty_cache()
     blob = torch.full((nbytes // 4,), float("nan"), device=device)
     del blob
-
-
-def _inputs(batch, dim, length, state, groups, with_z, with_c, seed):
-    g = torch.Generator().manual_seed(seed)
-
-    def rnd(*shape, scale=1.0):
-        return torch.randn(*shape, generator=g) * scale
-
-    bc = (batch, state, length) if groups is None else (batch, groups, state, length)
-    return dict(u=rnd(batch, dim, length), delta=rnd(batch, dim, length, scale=0.5),
-                A=-torch.exp(rnd(dim, state, scale=0.5)), B=rnd(*bc), C=rnd(*bc) if with_c else None,
-                D=rnd(dim), z=rnd(batch, dim, length) if with_z else None, delta_bias=rnd(dim, scale=0.5))
 
 
 def _run(inputs, backend, device, dtype, weights):
@@ -86,7 +74,8 @@ def check(device: torch.device, tol: Dict[torch.dtype, float], atol: Dict[torch.
           cases=None) -> List[dict]:
     rows = []
     for (batch, dim, length, state, groups, with_z, with_c), dtype in itertools.product(cases or CHECK_CASES, tol):
-        inputs = _inputs(batch, dim, length, state, groups, with_z, with_c, seed=len(rows))
+        inputs = make_inputs(batch, dim, length, state, groups, with_z=with_z, with_C=with_c, seed=len(rows),
+                             A_init="lognormal")
         # the reference sees exactly the (possibly bf16-rounded) values the kernel sees
         ref_in = {k: (v.to(dtype).float() if (v is not None and k in ("u", "delta", "B", "C", "z")) else v)
                   for k, v in inputs.items()}
@@ -142,14 +131,6 @@ def check_fixtures(device: torch.device, folder: str) -> List[dict]:
     return rows
 
 
-def essential_bytes(batch, dim, length, state, groups, mode, in_bytes=4):
-    """fwd: u, Δ, B, C in, y out. bwd: u, Δ, B, C, dy in, du, dΔ out, dB, dC out (float32)."""
-    elems, bc = batch * dim * length, batch * groups * state * length
-    if mode == "fwd":
-        return elems * 3 * in_bytes + 2 * bc * in_bytes
-    return elems * 5 * in_bytes + 2 * bc * (in_bytes + 4)
-
-
 def time_config(case, mode, tiles, device):
     import triton.testing as tt
 
@@ -174,7 +155,7 @@ def time_config(case, mode, tiles, device):
 def sweep(device, sizes, states, modes, bw, out_rows: Optional[list] = None, configs=None, prefetch_ab=False):
     results = []
     for (batch, dim, length), state, mode in itertools.product(sizes, states, modes):
-        case = make_case(batch, dim, length, state, 4, torch.float32, device)
+        case = bench_inputs(batch, dim, length, state, 4, torch.float32, device)
         nbytes = essential_bytes(batch, dim, length, state, 4, mode)
         floor_us = nbytes / bw * 1e6
         heur = triton_scan._cuda_tiles(batch, dim, length, triton_scan._pow2(state), dim // 4,
@@ -236,7 +217,7 @@ def profile_op(device: torch.device, size=(2, 384, 3136), state: int = 1):
     from torch.profiler import ProfilerActivity, profile
 
     batch, dim, length = size
-    case = make_case(batch, dim, length, state, 4, torch.float32, device)
+    case = bench_inputs(batch, dim, length, state, 4, torch.float32, device)
 
     def step():
         leaves = {k: v.detach().requires_grad_() for k, v in case.items()}

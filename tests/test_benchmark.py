@@ -1,6 +1,8 @@
 """tools/benchmark.py: exact FLOP accounting of the selective scan, and an end-to-end run at a tiny size."""
+import contextlib
 import importlib
 import json
+from typing import Optional
 
 import pytest
 import torch
@@ -110,3 +112,74 @@ def test_profile_prints_an_op_table():
                 "--img-size", "32", "--batch-size", "1", "--device", "cpu"])
     (table,) = res["profile"].values()
     assert "Self CPU" in table and "aten::" in table
+
+
+def _scan_args(with_C: bool):
+    g = torch.Generator().manual_seed(0)
+    batch, channels, length, state = 2, 3, 5, 4
+    u = torch.randn(batch, channels, length, generator=g)
+    C = torch.randn(batch, state, length, generator=g) if with_C else None
+    return (u, torch.randn(batch, channels, length, generator=g), -torch.rand(channels, state, generator=g) - 0.5,
+            torch.randn(batch, state, length, generator=g), C, torch.randn(channels, generator=g),
+            torch.randn(batch, channels, length, generator=g))
+
+
+@pytest.mark.parametrize("with_C,expected", [
+    # B 2, L 5, D 3, N 4: 9·120 for the scan with <C, h>, + 2·5·3 for D, + 2·5·3 for z
+    (True, 9 * 2 * 5 * 3 * 4 + 30 + 30),
+    # hidden states out: no <C, h> (one multiply-add, 2 FLOPs, per b, d, l, n) and no D or z (not applied)
+    (False, 7 * 2 * 5 * 3 * 4),
+])
+@pytest.mark.parametrize("run_scan", [False, True])
+def test_one_scan_counter_by_hand(with_C, expected, run_scan):
+    """benchmark.count_flops and medical.count_flops are one counter: same scan FLOPs, hand-computed."""
+    from visionssm.kernels import selective_scan
+    from visionssm.medical import count_flops as medical_count_flops
+
+    args = _scan_args(with_C)
+
+    class Scan(nn.Module):
+        def forward(self, u):
+            return selective_scan(u, *args[1:], delta_softplus=True, backend="torch")
+
+    fc = count_flops(Scan(), args[0].shape[1:], batch=2, run_scan=run_scan)
+    assert fc.scan_flops == expected and fc.torch_flops == 0 and fc.scan_calls == 1
+    assert medical_count_flops(Scan(), args[0]).scan_flops == expected
+    assert selective_scan_flops(2, 5, 3, 4, with_D=True, with_z=True, with_C=with_C) == expected
+
+
+def test_custom_op_calls_are_counted_once(monkeypatch):
+    """A scan registered as a torch.library custom op is counted by FlopCounterMode's formula when called directly
+    (compiled code bypasses the Python function and its hooks), and once, not twice, through the Python function."""
+    import visionssm.benchmark as bm
+    from visionssm.kernels import selective_scan
+
+    @torch.library.custom_op("visionssm_test::scan", mutates_args=())
+    def op(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: Optional[torch.Tensor],
+           D: Optional[torch.Tensor], z: Optional[torch.Tensor]) -> torch.Tensor:
+        return selective_scan(u, delta, A, B, C, D, z, backend="ref")
+
+    monkeypatch.setattr(bm, "_scan_op", lambda: torch.ops.visionssm_test.scan)
+    args = _scan_args(True)
+
+    class Direct(nn.Module):  # what a compiled graph does: the op itself
+        def forward(self, u):
+            return torch.ops.visionssm_test.scan(u, *args[1:])
+
+    class Wrapped(nn.Module):  # a Python function that runs the hooks around the op: both see the call
+        def forward(self, u):
+            info = {"batch": 2, "channels": 3, "length": 5, "state": 4, "groups": 1, "has_C": True, "has_D": True,
+                    "has_z": True, "backend": "ref"}
+            with contextlib.ExitStack() as stack:
+                for hook in list(scan_module.SCAN_HOOKS):
+                    cm = hook(info)
+                    if cm is not None:
+                        stack.enter_context(cm)
+                return torch.ops.visionssm_test.scan(u, *args[1:])
+
+    expected = 9 * 2 * 5 * 3 * 4 + 30 + 30
+    # the op's kernel calls the Python function (whose hook fires inside the op): still counted once
+    direct = count_flops(Direct(), (3, 5), batch=2, run_scan=True)
+    assert direct.scan_flops == expected and direct.torch_flops == 0
+    wrapped = count_flops(Wrapped(), (3, 5), batch=2, run_scan=True)
+    assert wrapped.scan_flops == expected and wrapped.torch_flops == 0

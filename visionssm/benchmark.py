@@ -1,10 +1,12 @@
 """Parameters, FLOPs, throughput and peak memory of visionssm models next to timm references.
 
 FLOPs follow VMamba's convention so numbers compare with the published tables: fvcore-style counting (one
-multiply-add = one FLOP) of everything ``torch.utils.flop_counter.FlopCounterMode`` sees, plus every
-``visionssm.kernels.selective_scan`` call counted as 9·B·L·D·N (+ B·D·L for D, + B·D·L for z; 7·B·L·D·N when the
-scan returns hidden states, Spatial-Mamba's rule). The scan's own inner ops are hidden from FlopCounterMode, so
-the count does not depend on the backend. Throughput runs all models in interleaved rounds (model A, B, C, A, B,
+multiply-add = one FLOP) of everything ``torch.utils.flop_counter.FlopCounterMode`` sees, plus every selective
+scan by ``scan_flops`` (``kernels/_common.py``): 9·B·L·D·N (+ B·D·L for D, + B·D·L for z), 7·B·L·D·N when the
+scan returns hidden states (C=None). ``ScanFlopCounter`` is the one scan counter (``visionssm.medical`` uses it
+too): it sees calls of the Python function through its hook list and calls of the ``torch.ops.visionssm``
+custom op (also from compiled code) through FlopCounterMode; the scan's own inner ops are hidden, so the count
+does not depend on the backend. Throughput runs all models in interleaved rounds (model A, B, C, A, B,
 C, ...) and reports the median round, so drifting load on a shared machine hits every model alike; the ratio
 to timm's ``convnext_tiny``, ``swin_tiny_patch4_window7_224`` and ``deit_small_patch16_224`` comes from the
 same run.
@@ -34,7 +36,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 REFERENCE_MODELS = ("convnext_tiny", "swin_tiny_patch4_window7_224", "deit_small_patch16_224")
 MODES = ("infer", "train")
-FLOPS_CONVENTION = "fvcore/VMamba: multiply-add = 1 FLOP; selective scan 9*B*L*D*N (+B*D*L for D, 7*B*L*D*N if no C)"
+FLOPS_CONVENTION = ("fvcore/VMamba: multiply-add = 1 FLOP; selective scan 9*B*L*D*N (+B*D*L for D, +B*D*L for z); "
+                    "hidden-state output (C=None): 7*B*L*D*N")
 # timm references whose constructor needs the input size (fixed position embeddings / windows)
 _NEEDS_IMG_SIZE = ("swin", "deit", "vit")
 
@@ -45,20 +48,43 @@ def _scan_module():
 
 
 def scan_call_flops(info: Dict[str, Any]) -> int:
-    """FLOPs of one selective-scan call by VMamba's rule (``flops_selective_scan_fn``, state-spaces/mamba#110)."""
-    b, d, length, n = info["batch"], info["channels"], info["length"], info["state"]
-    if info["has_C"]:
-        from visionssm.kernels import selective_scan_flops
-        return selective_scan_flops(b, length, d, n, with_D=info["has_D"], with_z=info["has_z"])
-    # hidden states only (Spatial-Mamba's "oflex_rh" kernel): no contraction with C, 7·B·L·D·N
-    return 7 * b * length * d * n + (b * d * length if info["has_D"] else 0) + (b * d * length if info["has_z"] else 0)
+    """FLOPs of one selective-scan call (a hook's ``info`` dict of shapes) by VMamba's rule."""
+    from visionssm.kernels._common import scan_flops
+    return scan_flops(info["batch"], info["length"], info["channels"], info["state"], with_C=info["has_C"],
+                      with_D=info["has_D"], with_z=info["has_z"])
+
+
+def _scan_op():
+    """``torch.ops.visionssm.selective_scan`` when the op is registered as a torch.library custom op, else None."""
+    try:
+        return torch.ops.visionssm.selective_scan
+    except (AttributeError, RuntimeError):
+        return None
+
+
+def _op_flops(u, delta, A, B, C=None, D=None, z=None, *args, out_shape=None, **kwargs) -> int:
+    """FlopCounterMode formula of the custom op: its arguments arrive as shapes (None where absent)."""
+    C, D, z = kwargs.get("C", C), kwargs.get("D", D), kwargs.get("z", z)
+    (batch, channels, length), state = u, A[1]
+    from visionssm.kernels._common import scan_flops
+    return scan_flops(batch, length, channels, state, with_C=C is not None, with_D=D is not None,
+                      with_z=z is not None)
+
+
+def flop_counter_mode() -> FlopCounterMode:
+    """A FlopCounterMode that counts the selective-scan custom op (when registered) by ``scan_flops``."""
+    op = _scan_op()
+    return FlopCounterMode(display=False, custom_mapping={op: _op_flops} if op is not None else None)
 
 
 class ScanFlopCounter:
-    """Context manager: records every selective-scan call and its FLOPs.
+    """Context manager: every selective scan of the block and its FLOPs, by VMamba's rule.
 
-    With ``torch_counter`` (an active FlopCounterMode) the FLOPs its inner ops add are recorded in ``hidden``
-    so the caller can subtract them.
+    Calls of the Python function ``selective_scan`` reach it through the op's hook list (``SCAN_HOOKS``), with
+    their shapes; with ``torch_counter`` (an active ``flop_counter_mode()``) whatever that counter records inside
+    such a call is set aside in ``hidden``, so the scan's inner ops are never counted as dense FLOPs. Calls of the
+    custom op that bypass the Python function (compiled code) are counted by ``torch_counter``'s formula for the
+    op; ``split(counter)`` adds them to the scan total.
     """
 
     def __init__(self, torch_counter: Optional[FlopCounterMode] = None):
@@ -66,19 +92,42 @@ class ScanFlopCounter:
         self.calls: List[Dict[str, Any]] = []
         self.flops = 0
         self.hidden = 0
+        self._hidden_op = 0
 
     def __call__(self, info: Dict[str, Any]):
+        if self._inside_counted_op():
+            return None  # the custom op's kernel calling the Python function: the op's formula counts this call
         self.calls.append(dict(info))
         self.flops += scan_call_flops(info)
         return self._hide() if self.torch_counter is not None else None
 
+    def _inside_counted_op(self) -> bool:
+        """Whether this runs inside an op that ``torch_counter`` is dispatching (its mode is off the stack then)."""
+        if self.torch_counter is None or _scan_op() is None:
+            return False
+        from torch.utils._python_dispatch import _get_current_dispatch_mode_stack
+        return not any(getattr(m, "counter", None) is self.torch_counter for m in _get_current_dispatch_mode_stack())
+
+    def _op_total(self) -> int:
+        op = _scan_op()
+        if op is None or self.torch_counter is None:
+            return 0
+        return int(self.torch_counter.get_flop_counts().get("Global", {}).get(op, 0))
+
     @contextlib.contextmanager
     def _hide(self):
-        before = self.torch_counter.get_total_flops()
+        before, before_op = self.torch_counter.get_total_flops(), self._op_total()
         try:
             yield
         finally:
             self.hidden += self.torch_counter.get_total_flops() - before
+            self._hidden_op += self._op_total() - before_op
+
+    def split(self) -> Tuple[int, int]:
+        """(scan FLOPs, FlopCounterMode's FLOPs of everything else) after the block."""
+        outside_op = self._op_total() - self._hidden_op  # op calls that did not pass through the hook
+        total = self.torch_counter.get_total_flops() if self.torch_counter is not None else 0
+        return self.flops + outside_op, total - self.hidden - outside_op
 
     def __enter__(self) -> "ScanFlopCounter":
         _scan_module().SCAN_HOOKS.append(self)
@@ -104,7 +153,8 @@ class FlopCount:
 
 def _shape_only_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
                      return_last_state=False, out_dtype=None):
-    """Stand-in backend returning zeros of the right shape: FLOP counting needs shapes, not values."""
+    """Stand-in backend returning zeros of the right shape, to save the scan's time while counting (the count
+    itself comes from ``ScanFlopCounter``, not from this stand-in)."""
     b, d, length = u.shape
     shape = (b, d, A.shape[1], length) if C is None else (b, d, length)
     y = u.new_zeros(shape, dtype=out_dtype or u.dtype)
@@ -132,19 +182,23 @@ def count_flops(model: nn.Module, input_size: Sequence[int], batch: int = 1,
     ``run_scan=False`` replaces the CPU scan backends by a zero-output stand-in while counting (the count
     depends on shapes only; the real scan would cost minutes for d_state 16 models on a small CPU).
     """
-    device = device or next(model.parameters()).device
-    x = torch.randn(batch, *input_size, device=device)
+    device = device or next(model.parameters(), torch.empty(0)).device  # CPU for a model without parameters
+    return count_forward_flops(model, torch.randn(batch, *input_size, device=device), run_scan=run_scan)
+
+
+def count_forward_flops(model: nn.Module, x: torch.Tensor, run_scan: bool = False) -> FlopCount:
+    """``count_flops`` on a given input ``x`` (batch first): one forward, eval mode, no grad."""
     was_training = model.training
     model.eval()
     stub = contextlib.nullcontext() if run_scan else _scan_backends_replaced()
     try:
-        with stub, torch.no_grad(), FlopCounterMode(display=False) as counter, ScanFlopCounter(counter) as scans:
+        with stub, torch.no_grad(), flop_counter_mode() as counter, ScanFlopCounter(counter) as scans:
             model(x)
     finally:
         model.train(was_training)
-    torch_flops = counter.get_total_flops() - scans.hidden
-    return FlopCount(flops=torch_flops // 2 + scans.flops, scan_flops=scans.flops, torch_flops=torch_flops,
-                     scan_calls=len(scans.calls), batch=batch, input_size=tuple(input_size))
+    scan, torch_flops = scans.split()
+    return FlopCount(flops=torch_flops // 2 + scan, scan_flops=scan, torch_flops=torch_flops,
+                     scan_calls=len(scans.calls), batch=x.shape[0], input_size=tuple(x.shape[1:]))
 
 
 def count_params(model: nn.Module) -> int:

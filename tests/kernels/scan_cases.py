@@ -1,38 +1,12 @@
-"""Input builders and comparison helpers shared by the selective-scan tests."""
+"""Comparison helpers shared by the selective-scan tests; inputs come from ``visionssm.kernels.bench.make_inputs``."""
 from typing import Dict, List, Optional
 
 import torch
 
 from visionssm.kernels import selective_scan
+from visionssm.kernels.bench import make_inputs  # noqa: F401  (the one input builder: tests, bench, tune)
 
 GRAD_NAMES = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
-
-
-def make_inputs(batch: int, dim: int, length: int, state: int, groups: Optional[int] = None, *, with_D: bool = True,
-                with_z: bool = True, with_bias: bool = True, with_C: bool = True, dtype=torch.float32,
-                non_contiguous: bool = False, seed: int = 0) -> Dict[str, Optional[torch.Tensor]]:
-    """Random scan inputs; ``groups=None`` gives ungrouped (batch, N, L) B/C."""
-    g = torch.Generator().manual_seed(seed)
-
-    def rnd(*shape, scale=1.0):
-        return torch.randn(*shape, generator=g) * scale
-
-    bc_shape = (batch, state, length) if groups is None else (batch, groups, state, length)
-    if non_contiguous:  # channel-last storage and a strided slice, as produced by projections
-        u = rnd(batch, length, dim).transpose(1, 2)
-        delta = (rnd(batch, length, dim, scale=0.5)).transpose(1, 2)
-        B = rnd(*bc_shape[:-1], 2 * length)[..., ::2]
-        C = rnd(*bc_shape[:-1], 2 * length)[..., ::2]
-    else:
-        u, delta = rnd(batch, dim, length), rnd(batch, dim, length, scale=0.5)
-        B, C = rnd(*bc_shape), rnd(*bc_shape)
-    inputs = dict(
-        u=u.to(dtype), delta=delta.to(dtype), A=-(torch.rand(dim, state, generator=g) + 0.5),
-        B=B.to(dtype), C=C.to(dtype) if with_C else None,
-        D=rnd(dim) if with_D else None, z=rnd(batch, dim, length).to(dtype) if with_z else None,
-        delta_bias=rnd(dim, scale=0.5) if with_bias else None,
-    )
-    return inputs
 
 
 def run(inputs: Dict[str, Optional[torch.Tensor]], backend: str, *, delta_softplus: bool = True,
@@ -62,3 +36,23 @@ def assert_match(got: Dict[str, torch.Tensor], want: Dict[str, torch.Tensor], *,
         assert a.dtype == b.dtype, f"{key}: dtype {a.dtype} != {b.dtype}"
         tol = dict(rtol=grad_rtol, atol=grad_atol) if key.startswith("grad_") else dict(rtol=rtol, atol=atol)
         torch.testing.assert_close(a.float(), b.float(), **tol, msg=lambda m, k=key: f"{k}: {m}")
+
+
+FIXTURE_ARGS = GRAD_NAMES  # the official fixtures' inputs, in selective_scan's argument order
+
+
+def check_official_fixture(path, backend: str):
+    """Reproduce one official mamba reference case (``selective_scan_ref/case_*.pt``): out, last state and the
+    gradients of out.sum()."""
+    data = torch.load(path, weights_only=True)
+    inputs = {k: (v.clone().requires_grad_() if v is not None else None) for k, v in data["inputs"].items()}
+    out, last = selective_scan(*[inputs[k] for k in FIXTURE_ARGS], delta_softplus=data["delta_softplus"],
+                               return_last_state=True, backend=backend)
+    torch.testing.assert_close(out, data["out"], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(last, data["last_state"], rtol=1e-4, atol=1e-4)
+    if "grads_of_out_sum" in data:
+        out.sum().backward()
+        for name, want in data["grads_of_out_sum"].items():
+            if want is not None:
+                torch.testing.assert_close(inputs[name].grad, want, rtol=1e-3, atol=1e-3,
+                                           msg=lambda m, n=name: f"{n}: {m}")

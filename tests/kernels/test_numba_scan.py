@@ -185,3 +185,62 @@ def test_compile_check_survives_the_flop_counter_stub(monkeypatch):
     monkeypatch.setattr(ns, "_compiles", None)
     monkeypatch.setattr(ns, "selective_scan_numba", lambda *a, **k: torch.zeros(1, 2, 3))
     assert ns.numba_compiles() is True
+
+
+@pytest.mark.parametrize("channels,groups", [(8, 2), (6, 3)])  # 4 lanes (the rows layout's case) and 2 lanes
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_zero_state_gives_the_reference_answer(channels, groups, backend):
+    """d_state 0, each backend called directly: no states, y = D·u gated by z, zero gradients for Δ; nothing left
+    unwritten (numba's rows layout writes y inside its loop over states, so d_state 0 must not take it)."""
+    from visionssm.kernels.ref import selective_scan_ref
+    from visionssm.kernels.torch_scan import selective_scan_torch
+
+    impl = ns.selective_scan_numba if backend == "numba" else selective_scan_torch
+    inputs = make_inputs(2, channels, 11, 0, groups)
+    args = [inputs[k] for k in ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")]
+    for _ in range(3):  # fresh outputs each time: uninitialised memory would not repeat D·u
+        got, last = impl(*args, delta_softplus=True, return_last_state=True)
+        want, want_last = selective_scan_ref(*args, delta_softplus=True, return_last_state=True)
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+        assert last.shape == want_last.shape == (2, channels, 0)
+    leaves = [a.detach().clone().requires_grad_() for a in args]
+    impl(*leaves, delta_softplus=True).sum().backward()
+    assert leaves[1].grad is not None and bool((leaves[1].grad == 0).all())
+    torch.testing.assert_close(leaves[0].grad, (inputs["D"][None, :, None] * torch.nn.functional.silu(inputs["z"])))
+
+
+_FRESH_PROCESS = """
+import torch
+from visionssm.kernels import selective_scan
+torch.manual_seed(0)
+torch.set_num_threads(1)  # differs from numba's default count: starting numba's OpenMP layer used to change it
+lin = torch.nn.Linear(64, 64)
+u = torch.randn(2, 64, 40)
+args = (u, torch.randn(2, 64, 40), -torch.rand(64, 1) - 0.5, torch.randn(2, 1, 1, 40), torch.randn(2, 1, 1, 40))
+
+def model():
+    x = lin(u.transpose(1, 2)).transpose(1, 2)
+    return lin(selective_scan(x, *args[1:], delta_softplus=True).transpose(1, 2))
+
+with torch.no_grad():
+    first = model()  # runs the one-time numba compile check
+    threads = torch.get_num_threads()
+    second = model()
+print(threads, bool(torch.equal(first, second)))
+"""
+
+
+@pytest.mark.slow
+def test_fresh_process_gives_the_same_output_on_every_call():
+    """The first call of a fresh process (the one that runs numba's compile check) must equal every later call:
+    starting numba's OpenMP layer must not change torch's thread count (hence matmul summation orders)."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])))
+    env.pop("VISIONSSM_CPU_SCAN", None)
+    res = subprocess.run([sys.executable, "-c", _FRESH_PROCESS], capture_output=True, text=True, env=env,
+                         timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split() == ["1", "True"], res.stdout + res.stderr[-2000:]

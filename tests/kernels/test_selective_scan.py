@@ -6,9 +6,8 @@ import torch
 
 from visionssm.kernels import selective_scan
 
-from .scan_cases import GRAD_NAMES, assert_match, make_inputs, run
+from .scan_cases import FIXTURE_ARGS, GRAD_NAMES, assert_match, check_official_fixture, make_inputs, run
 
-FIXTURE_ARGS = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
 FAST = ["torch", "numba"]  # the two CPU backends that must both match the reference
 
 
@@ -118,17 +117,7 @@ def test_long_sequence_stable(backend):
 @pytest.mark.parametrize("case", ["case_a", "case_b", "case_c"])
 @pytest.mark.parametrize("backend", ["ref", *FAST])
 def test_official_fixtures(fixtures_dir, case, backend):
-    data = torch.load(fixtures_dir / "selective_scan_ref" / f"{case}.pt", weights_only=True)
-    inputs = {k: (v.clone().requires_grad_() if v is not None else None) for k, v in data["inputs"].items()}
-    out, last = selective_scan(*[inputs[k] for k in FIXTURE_ARGS], delta_softplus=data["delta_softplus"],
-                               return_last_state=True, backend=backend)
-    torch.testing.assert_close(out, data["out"], rtol=1e-4, atol=1e-4)
-    torch.testing.assert_close(last, data["last_state"], rtol=1e-4, atol=1e-4)
-    if "grads_of_out_sum" in data:
-        out.sum().backward()
-        for name, want in data["grads_of_out_sum"].items():
-            if want is not None:
-                torch.testing.assert_close(inputs[name].grad, want, rtol=1e-3, atol=1e-3, msg=lambda m, n=name: f"{n}: {m}")
+    check_official_fixture(fixtures_dir / "selective_scan_ref" / f"{case}.pt", backend)
 
 
 def _args(**over):
@@ -251,6 +240,10 @@ def test_softplus_choice_env(monkeypatch):
     torch.testing.assert_close(ts._softplus(x, ts._Workspace(x.device), torch.empty_like(x)),
                                torch.nn.functional.softplus(x))
     assert ts._softplus_choice == "torch"
+    monkeypatch.setattr(ts, "_softplus_choice", None)
+    monkeypatch.delenv("VISIONSSM_SOFTPLUS")
+    ts._softplus(x, ts._Workspace(x.device), torch.empty_like(x))
+    assert ts._softplus_choice == "log2"  # fixed, never timed: every run gives the same result
 
 
 def test_torch_inference_keeps_nothing(monkeypatch):

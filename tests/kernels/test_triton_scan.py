@@ -9,9 +9,9 @@ import os
 import pytest
 import torch
 
-from visionssm.kernels import available_backends, selective_scan
+from visionssm.kernels import available_backends
 
-from .scan_cases import GRAD_NAMES, assert_match, make_inputs, run
+from .scan_cases import GRAD_NAMES, assert_match, check_official_fixture, make_inputs, run
 
 pytestmark = pytest.mark.interpret
 
@@ -80,18 +80,7 @@ def test_triton_deterministic():
 
 @pytest.mark.parametrize("case", ["case_a", "case_b", "case_c"])
 def test_triton_official_fixtures(fixtures_dir, case):
-    data = torch.load(fixtures_dir / "selective_scan_ref" / f"{case}.pt", weights_only=True)
-    names = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
-    inputs = {k: (v.clone().requires_grad_() if v is not None else None) for k, v in data["inputs"].items()}
-    out, last = selective_scan(*[inputs[k] for k in names], delta_softplus=data["delta_softplus"],
-                               return_last_state=True, backend="triton")
-    torch.testing.assert_close(out, data["out"], rtol=1e-4, atol=1e-4)
-    torch.testing.assert_close(last, data["last_state"], rtol=1e-4, atol=1e-4)
-    if "grads_of_out_sum" in data:
-        out.sum().backward()
-        for name, want in data["grads_of_out_sum"].items():
-            if want is not None:
-                torch.testing.assert_close(inputs[name].grad, want, rtol=1e-3, atol=1e-3, msg=lambda m, n=name: f"{n}: {m}")
+    check_official_fixture(fixtures_dir / "selective_scan_ref" / f"{case}.pt", "triton")
 
 
 def test_tile_overrides_change_tiles_not_results(monkeypatch):
