@@ -8,16 +8,19 @@ How an image becomes the H x W x 3 ``uint8`` RGB array the predictors take:
   ``v8 = round(v16 * 255 / 65535)``. No per-image contrast stretch, so two images keep their relative
   brightness; a dark 12-bit sensor image stays dark (stretch it yourself if that is wanted).
 * 32-bit integer (``I``): values must lie in 0..65535 and are scaled as 16-bit; anything else is refused.
-* float (``F``): values in [0, 1] are multiplied by 255; other ranges are min-max scaled to 0..255.
+* float (``F``): values in [0, 1] are multiplied by 255; other ranges are min-max scaled to 0..255; NaN counts
+  as 0. An ``inf`` pixel is refused (it would stretch every other pixel to black).
 * palette (``P``), ``CMYK``, ``YCbCr``, ``LAB``: converted to RGB by Pillow.
 * alpha (``RGBA``, ``LA``, ``PA``): the alpha channel is dropped (not composited).
 
-A file that cannot be decoded (corrupt, truncated, not an image) raises :class:`ImageReadError`, which the
-folder runners catch, report and skip.
+A file that cannot be decoded (corrupt, truncated, not an image), or that Pillow decodes inconsistently (a gray
+TIFF with EXIF orientation 5-8 comes back with the pixels rotated but the size not), raises :class:`ImageReadError`,
+which the folder runners catch, report and skip. Broken symbolic links and links to folders are not followed;
+:func:`list_images` lists them with the reason.
 """
 import os
 from pathlib import Path
-from typing import List, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -36,10 +39,13 @@ class ImageReadError(OSError):
         super().__init__(f"cannot read image {path}: {reason}")
 
 
-def list_images(path: PathLike, recursive: bool = True,
-                extensions: Sequence[str] = IMAGE_EXTENSIONS) -> Tuple[Path, List[Path]]:
+def list_images(path: PathLike, recursive: bool = True, extensions: Sequence[str] = IMAGE_EXTENSIONS,
+                skipped: Optional[List[Tuple[str, str]]] = None) -> Tuple[Path, List[Path]]:
     """``(root, files)``: a single file gives its folder and itself; a folder gives every file with an image
-    extension (case-insensitive) below it, sorted. ``root`` is what output names are made relative to."""
+    extension (case-insensitive) below it, sorted. ``root`` is what output names are made relative to.
+
+    Symbolic links that are broken or point at a folder (not followed, so a link loop cannot recurse) are
+    appended to ``skipped`` as ``(path, reason)`` when a list is given."""
     p = Path(path)
     if p.is_file():
         return p.parent, [p]
@@ -47,11 +53,24 @@ def list_images(path: PathLike, recursive: bool = True,
         raise FileNotFoundError(f"input {path} is neither an image file nor a folder")
     exts = tuple(e.lower() for e in extensions)
     pattern = p.rglob("*") if recursive else p.glob("*")
-    files = sorted(f for f in pattern if f.is_file() and f.suffix.lower() in exts and not f.name.startswith("."))
+    files, links = [], []
+    for f in pattern:
+        if f.name.startswith("."):
+            continue
+        if f.is_symlink() and not f.is_file():
+            if f.suffix.lower() in exts or f.is_dir():
+                links.append((str(f), "symbolic link to a folder, not followed; pass its target as the input"
+                              if f.is_dir() else "broken symbolic link (its target does not exist)"))
+        elif f.is_file() and f.suffix.lower() in exts:
+            files.append(f)
+    if skipped is not None:
+        skipped.extend(sorted(links))
     if not files:
         raise FileNotFoundError(f"no images ({', '.join(exts)}) found under {path}"
-                                + ("" if recursive else " (not searching sub-folders)"))
-    return p, files
+                                + ("" if recursive else " (not searching sub-folders)")
+                                + (f"; {len(links)} symbolic link(s) skipped: {links[0][0]}: {links[0][1]}"
+                                   if links else ""))
+    return p, sorted(files)
 
 
 def to_rgb_uint8(arr: np.ndarray) -> np.ndarray:
@@ -76,6 +95,10 @@ def to_rgb_uint8(arr: np.ndarray) -> np.ndarray:
         raise ValueError(f"{arr.dtype} values {int(arr.min())}..{int(arr.max())} outside 0..65535; "
                          "convert the image to 8 or 16 bits first")
     elif np.issubdtype(arr.dtype, np.floating):
+        n_inf = int(np.isinf(arr).sum())
+        if n_inf:
+            raise ValueError(f"{n_inf} infinite pixel value(s) (inf); they would scale every other pixel to 0. "
+                             "Replace them (e.g. numpy.nan_to_num) and save the image again")
         a = np.nan_to_num(arr.astype(np.float32))
         lo, hi = float(a.min()), float(a.max())
         if lo >= 0.0 and hi <= 1.0:
@@ -116,6 +139,26 @@ def _colour_bit_depth(img, path: Path) -> int:
     return 8
 
 
+_SWAPS_AXES = (5, 6, 7, 8)  # EXIF orientations that exchange width and height
+
+
+def _oriented(img, ImageOps):
+    """``img`` with its EXIF orientation applied; raises ValueError when Pillow's result is inconsistent."""
+    orientation = img.getexif().get(0x0112)
+    if orientation is None and img.format == "TIFF":
+        orientation = img.tag_v2.get(274)
+    w, h = img.size
+    out = ImageOps.exif_transpose(img)
+    expected = (h, w) if orientation in _SWAPS_AXES else (w, h)
+    arr_hw = np.asarray(out).shape[:2]
+    if out.size != expected or arr_hw != expected[::-1]:
+        raise ValueError(f"EXIF orientation {orientation} on a {img.mode} {img.format} image: Pillow returned "
+                         f"{out.size[0]}x{out.size[1]} (array {arr_hw[1]}x{arr_hw[0]}) where {expected[0]}x"
+                         f"{expected[1]} was expected, so the pixels would be scrambled; rotate the pixels and "
+                         "save without the orientation tag (or as 8-bit RGB)")
+    return out
+
+
 def read_image(path: PathLike) -> np.ndarray:
     """Decode ``path`` into H x W x 3 uint8 RGB (conversions: module doc); raises :class:`ImageReadError`."""
     from PIL import Image, ImageOps, UnidentifiedImageError
@@ -126,7 +169,7 @@ def read_image(path: PathLike) -> np.ndarray:
             img.load()  # decode now: a truncated file fails here, not later
             if img.mode in ("RGB", "RGBA") and _colour_bit_depth(img, path) == 16:
                 return to_rgb_uint8(_read_with_opencv(path))  # Pillow would keep only the high byte of 16-bit RGB
-            img = ImageOps.exif_transpose(img)
+            img = _oriented(img, ImageOps)
             if img.mode in _PIL_HIGH_DEPTH:
                 return to_rgb_uint8(np.asarray(img))
             if img.mode == "1":
