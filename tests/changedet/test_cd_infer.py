@@ -28,13 +28,13 @@ def test_writes_masks_and_overlays_and_skips_bad_files(pair_dirs, tmp_path, caps
     out = tmp_path / "out"
     report = infer_folder(MambaBCD(**TINY), before, after, out, progress=False)
 
-    assert report.written == ["test_0.png", "test_1.png"]
-    failed = dict(report.failed)
+    assert report.num_predicted == 2 and sorted(p.name for p in (out / "masks").iterdir()) == ["test_0.png", "test_1.png"]
+    failed = dict(report.failures)
     assert set(failed) == {"corrupt.png", "small.png", "lonely.png"}
     assert "cannot read image" in failed["corrupt.png"] and "size mismatch" in failed["small.png"]
     assert "no partner" in failed["lonely.png"]
-    assert "corrupt.png" in capsys.readouterr().err  # listed at the end
-    for name in report.written:
+    assert "corrupt.png" in capsys.readouterr().err  # listed
+    for name in ("test_0.png", "test_1.png"):
         mask = np.asarray(Image.open(out / "masks" / name))
         overlay = np.asarray(Image.open(out / "overlays" / name))
         assert mask.shape == (64, 64) and set(np.unique(mask)) <= {0, 255}
@@ -55,9 +55,10 @@ def test_never_overwrites_without_permission(pair_dirs, tmp_path):
     stamp = marker.stat().st_mtime_ns
     with pytest.raises(FileExistsError, match="overwrite=True"):
         infer_folder(model, before, after, out, progress=False)
-    assert infer_folder(model, before, after, out, progress=False, skip_existing=True).written == []
+    resumed = infer_folder(model, before, after, out, progress=False, resume=True)
+    assert resumed.num_predicted == 0 and resumed.num_resumed == 1
     assert marker.stat().st_mtime_ns == stamp
-    assert infer_folder(model, before, after, out, progress=False, overwrite=True).written == ["test_0.png"]
+    assert infer_folder(model, before, after, out, progress=False, overwrite=True).num_predicted == 1
     assert marker.stat().st_mtime_ns != stamp
 
 
@@ -66,7 +67,7 @@ def test_semantic_outputs(pair_dirs, tmp_path):
     (before / "test_1.png").unlink()
     out = tmp_path / "scd"
     report = infer_folder(MambaSCD(**TINY), before, after, out, progress=False)
-    assert report.written == ["test_0.png"] and report.failed == [("test_1.png", f"no partner in {before}")]
+    assert report.num_predicted == 1 and report.failures == [("test_1.png", f"no partner in {before}")]
     for sub in ("masks", "overlays", "semantic_from", "semantic_to"):
         assert [p.name for p in (out / sub).iterdir()] == ["test_0.png"]
     sem = np.asarray(Image.open(out / "semantic_to" / "test_0.png"))

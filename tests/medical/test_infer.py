@@ -1,4 +1,6 @@
 """Sliding-window / slice-wise inference and mask writing."""
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -44,27 +46,29 @@ def test_write_masks_2d_and_3d(isic_root, nnunet_root, tmp_path):
     with torch.no_grad():
         net2d.conv.weight.fill_(1.0)
         net2d.conv.bias.fill_(-300.0)  # fg where the (0..255 scaled) channel sum is > 300
-    images = sorted((isic_root / "val" / "images").glob("*.png"))
-    broken = tmp_path / "broken.png"
+    src = tmp_path / "images"  # a copy: the fixture folder is shared by the session
+    shutil.copytree(isic_root / "val" / "images", src)
+    images = sorted(src.glob("*.png"))
+    broken = src / "broken.png"
     broken.write_bytes(b"not a png")
     out = tmp_path / "out"
-    report = write_masks(net2d, [*images, broken, tmp_path / "missing.png"], out, image_size=32)
-    assert sorted(p.name for p in out.iterdir()) == sorted(
-        [f"{p.stem}_mask.png" for p in images] + [f"{p.stem}_overlay.png" for p in images])
-    assert [s[0] for s in report.skipped] == [str(broken), str(tmp_path / "missing.png")]
-    mask = np.asarray(Image.open(out / f"{images[0].stem}_mask.png"))
+    report = write_masks(net2d, [*images, broken, src / "missing.png"], out, image_size=32, root=src)
+    assert sorted(p.name for p in (out / "masks").iterdir()) == sorted(p.name for p in images)
+    assert sorted(p.name for p in (out / "overlays").iterdir()) == sorted(p.name for p in images)
+    assert [s[0] for s in report.failures] == [str(broken), str(src / "missing.png")]
+    mask = np.asarray(Image.open(out / "masks" / images[0].name))
     assert mask.shape == (32, 32) and set(np.unique(mask)) <= {0, 255}
-    assert np.asarray(Image.open(out / f"{images[0].stem}_overlay.png")).shape == (32, 32, 3)
+    assert np.asarray(Image.open(out / "overlays" / images[0].name)).shape == (32, 32, 3)
     # never overwrite silently
     with pytest.raises(FileExistsError, match="overwrite=True"):
-        write_masks(net2d, images, out)
-    assert len(write_masks(net2d, images, out, overwrite=True).written) == 2 * len(images)
+        write_masks(net2d, images, out, root=src)
+    assert len(write_masks(net2d, images, out, overwrite=True, root=src).written) == 2 * len(images) + 1
 
     net3d = PointwiseNet(3, 1, 3)
     vols = sorted((nnunet_root / "imagesTr").glob("*.nii.gz"))[:2]
     out3 = tmp_path / "out3d"
     report = write_masks(net3d, vols, out3, roi_size=(8, 8, 8))
-    assert sorted(p.name for p in out3.iterdir()) == ["blob_000.nii.gz", "blob_001.nii.gz"]
-    pred, affine = read_nifti(out3 / "blob_000.nii.gz")
+    assert sorted(p.name for p in (out3 / "masks").iterdir()) == ["blob_000.nii.gz", "blob_001.nii.gz"]
+    pred, affine = read_nifti(out3 / "masks" / "blob_000.nii.gz")
     src, src_affine = read_nifti(vols[0])
     assert pred.shape == src.shape and np.allclose(affine, src_affine) and set(np.unique(pred)) <= {0, 1, 2}

@@ -75,7 +75,7 @@ class InferenceReport:
 
     def summary(self) -> str:
         resumed = f" (+{self.num_resumed} from the earlier run)" if self.num_resumed else ""
-        lines = [f"{self.task}: {self.num_predicted}/{self.num_inputs} input(s) predicted{resumed} in "
+        lines = [f"{self.task}: {self.num_predicted}/{self.num_inputs} image(s) predicted{resumed} in "
                  f"{self.seconds:.1f}s ({self.throughput:.1f} img/s), {len(self.written)} file(s) written"]
         for k, v in self.extra.items():
             lines.append(f"  {k}: {v:.2f}" if isinstance(v, float) else f"  {k}: {v}")

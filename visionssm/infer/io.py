@@ -57,11 +57,12 @@ def list_images(path: PathLike, recursive: bool = True, extensions: Sequence[str
     for f in pattern:
         if f.name.startswith("."):
             continue
+        wanted = f.name.lower().endswith(exts)  # name, not suffix: ".nii.gz"
         if f.is_symlink() and not f.is_file():
-            if f.suffix.lower() in exts or f.is_dir():
+            if wanted or f.is_dir():
                 links.append((str(f), "symbolic link to a folder, not followed; pass its target as the input"
                               if f.is_dir() else "broken symbolic link (its target does not exist)"))
-        elif f.is_file() and f.suffix.lower() in exts:
+        elif f.is_file() and wanted:
             files.append(f)
     if skipped is not None:
         skipped.extend(sorted(links))
