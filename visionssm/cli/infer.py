@@ -125,6 +125,9 @@ def _class_names(path: Optional[str]) -> Optional[List[str]]:
 
 def run(args: argparse.Namespace):
     from visionssm.infer.common import resolve_device
+    from visionssm.infer.outputs import ensure_writable
+
+    ensure_writable(args.out_dir)  # before a model is built or a checkpoint read
 
     task = args.task
     if task == "auto":

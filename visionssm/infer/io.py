@@ -140,24 +140,25 @@ def _colour_bit_depth(img, path: Path) -> int:
     return 8
 
 
-_SWAPS_AXES = (5, 6, 7, 8)  # EXIF orientations that exchange width and height
+def _orientation(img) -> Optional[int]:
+    try:
+        value = img.getexif().get(0x0112)
+    except Exception:  # an unreadable EXIF block is no orientation
+        return None
+    return int(value) if isinstance(value, int) else None
 
 
-def _oriented(img, ImageOps):
-    """``img`` with its EXIF orientation applied; raises ValueError when Pillow's result is inconsistent."""
-    orientation = img.getexif().get(0x0112)
-    if orientation is None and img.format == "TIFF":
-        orientation = img.tag_v2.get(274)
-    w, h = img.size
-    out = ImageOps.exif_transpose(img)
-    expected = (h, w) if orientation in _SWAPS_AXES else (w, h)
-    arr_hw = np.asarray(out).shape[:2]
-    if out.size != expected or arr_hw != expected[::-1]:
-        raise ValueError(f"EXIF orientation {orientation} on a {img.mode} {img.format} image: Pillow returned "
-                         f"{out.size[0]}x{out.size[1]} (array {arr_hw[1]}x{arr_hw[0]}) where {expected[0]}x"
-                         f"{expected[1]} was expected, so the pixels would be scrambled; rotate the pixels and "
-                         "save without the orientation tag (or as 8-bit RGB)")
-    return out
+def _check_decoded(img, orientation: Optional[int], size_before: Tuple[int, int]) -> None:
+    """Pillow applies a TIFF's orientation while decoding; for gray TIFFs with orientation 5-8 it rotates the
+    pixels but not the size (the image comes back scrambled): refuse instead of returning it."""
+    if orientation in (None, 1):
+        return
+    arr_hw = np.asarray(img).shape[:2]
+    if img.size != size_before or arr_hw != img.size[::-1]:
+        raise ValueError(f"EXIF orientation {orientation} on a {img.mode} {img.format} image: Pillow decoded "
+                         f"{img.size[0]}x{img.size[1]} pixels (array {arr_hw[1]}x{arr_hw[0]}) for a "
+                         f"{size_before[0]}x{size_before[1]} image, so they would be scrambled; save the image "
+                         "with the rotation applied to the pixels and no orientation tag")
 
 
 def read_image(path: PathLike) -> np.ndarray:
@@ -167,10 +168,12 @@ def read_image(path: PathLike) -> np.ndarray:
     path = Path(path)
     try:
         with Image.open(path) as img:
+            orientation, size_before = _orientation(img), img.size
             img.load()  # decode now: a truncated file fails here, not later
+            _check_decoded(img, orientation, size_before)
             if img.mode in ("RGB", "RGBA") and _colour_bit_depth(img, path) == 16:
                 return to_rgb_uint8(_read_with_opencv(path))  # Pillow would keep only the high byte of 16-bit RGB
-            img = _oriented(img, ImageOps)
+            img = ImageOps.exif_transpose(img)
             if img.mode in _PIL_HIGH_DEPTH:
                 return to_rgb_uint8(np.asarray(img))
             if img.mode == "1":
