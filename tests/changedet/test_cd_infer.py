@@ -73,3 +73,57 @@ def test_semantic_outputs(pair_dirs, tmp_path):
     sem = np.asarray(Image.open(out / "semantic_to" / "test_0.png"))
     mask = np.asarray(Image.open(out / "masks" / "test_0.png"))
     assert (sem[mask == 0] == 255).all()  # unchanged pixels carry the 'unchanged' colour (white)
+
+
+def _pair(before, after, rel, size=(32, 32), seed=0):
+    rng = np.random.default_rng(seed)
+    for side in (before, after):
+        (side / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((rng.random((*size, 3)) * 255).astype(np.uint8)).save(side / rel)
+
+
+def test_same_stem_and_same_name_in_sub_folders_do_not_collide(tmp_path):
+    before, after = tmp_path / "before", tmp_path / "after"
+    rels = ["a.png", "a.jpg", "sub1/case.png", "sub2/case.png"]
+    for i, rel in enumerate(rels):
+        _pair(before, after, rel, size=(32 + 8 * i, 32), seed=i)
+    out = tmp_path / "out"
+    report = infer_folder(MambaBCD(**TINY), before, after, out, progress=False)
+    assert report.num_predicted == 4 and not report.failures
+    masks = sorted(p.relative_to(out / "masks").as_posix() for p in (out / "masks").rglob("*.png"))
+    assert masks == ["a.png", "a_png.png", "sub1/case.png", "sub2/case.png"]
+    # each output has its own input's size: nothing was overwritten by another input
+    assert Image.open(out / "masks" / "a.png").size == (32, 40)  # a.jpg (sorted first)
+    assert Image.open(out / "masks" / "a_png.png").size == (32, 32)
+    assert Image.open(out / "masks" / "sub2" / "case.png").size == (32, 56)
+    import json
+
+    data = json.loads((out / "predictions.json").read_text())
+    assert [p["path"] for p in data["predictions"]] == sorted(rels)
+
+
+def test_interrupted_run_keeps_finished_pairs_and_resumes(tmp_path):
+    before, after = tmp_path / "before", tmp_path / "after"
+    for i in range(4):
+        _pair(before, after, f"p{i}.png", seed=i)
+    model, out = MambaBCD(**TINY), tmp_path / "out"
+    forward, calls = model.forward, []
+
+    def interrupted_forward(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # Ctrl-C during the third pair
+        return forward(*a, **k)
+
+    model.forward = interrupted_forward
+    with pytest.raises(KeyboardInterrupt):
+        infer_folder(model, before, after, out, progress=False)
+    assert sorted(p.name for p in (out / "masks").iterdir()) == ["p0.png", "p1.png"]
+    assert len((out / "predictions.jsonl").read_text().splitlines()) == 2
+    assert not (out / "predictions.json").exists()
+    model.forward = forward
+    with pytest.raises(FileExistsError, match="--resume"):
+        infer_folder(model, before, after, out, progress=False)
+    report = infer_folder(model, before, after, out, progress=False, resume=True)
+    assert (report.num_resumed, report.num_predicted) == (2, 2)
+    assert sorted(p.name for p in (out / "masks").iterdir()) == [f"p{i}.png" for i in range(4)]
