@@ -4,8 +4,8 @@ Pairs are matched by their path relative to each folder (sub-folders included). 
 missing partner, different sizes) are skipped and listed; the output folder is checked before any work and
 earlier outputs are replaced only with ``overwrite=True`` (``resume=True`` continues an interrupted run).
 
-Outputs under ``out_dir`` (per input ``<rel>``, the input's relative path, ``.png``; ``a.jpg`` beside ``a.png``
-becomes ``a_jpg.png`` so no two inputs share an output):
+Outputs under ``out_dir`` (per input ``<rel>``, the input's relative path, ``.png``; where two inputs would share
+a name the later keeps its extension: ``a.jpg`` and ``a.png`` give ``a.png`` and ``a_png.png``):
 - ``masks/<rel>``: binary change 0/255 (MambaBCD, MambaSCD) or damage class ids 0..4 (MambaBDA);
 - ``overlays/<rel>``: the after image with changes tinted (red; land-cover / damage colours for SCD / BDA);
 - MambaSCD also ``semantic_from/<rel>`` and ``semantic_to/<rel>``, colour-coded with the SECOND palette;

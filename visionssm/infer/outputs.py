@@ -44,8 +44,9 @@ def ensure_writable(out_dir: os.PathLike) -> Path:
 
 
 def output_name(relative: Path, suffix: str = ".png", taken: Optional[set] = None) -> Path:
-    """``a/b/cat.jpg`` → ``a/b/cat.png``; when ``cat.png`` is already ``taken`` (a ``cat.png`` input beside
-    ``cat.jpg``) the extension is kept in the name, ``cat_jpg.png``, so no two inputs share an output."""
+    """``a/b/cat.jpg`` → ``a/b/cat.png``; when that is already ``taken`` (``cat.jpg`` came first and this is
+    ``cat.png``) the extension is kept in the name, ``cat_png.png`` (then ``_2``, ...), so no two inputs share an
+    output."""
     relative = Path(relative)
     name = relative.with_name(relative.stem + suffix) if relative.suffix else relative.with_name(relative.name + suffix)
     if taken is not None:
