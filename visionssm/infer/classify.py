@@ -8,7 +8,7 @@ import torch
 
 from .common import InferenceReport, autocast, load_any_checkpoint, progress, resolve_device
 from .io import ImageReadError, list_images, read_image
-from .outputs import RunDir, contact_sheet
+from .outputs import RunDir, class_name, contact_sheet
 
 __all__ = ["Classifier", "classify_folder", "sheet_caption"]
 
@@ -224,8 +224,8 @@ def classify_folder(classifier: Classifier, inputs: Union[str, Path], out_dir: U
             if ok:
                 scores, idx = classifier.predict(torch.stack([x for _, x in ok]), topk)
                 for (i, _), s, k in zip(ok, scores.tolist(), idx.tolist()):
-                    rec = {"path": rels[i], "label": k[0], "name": _name(names, k[0]), "score": round(s[0], 6),
-                           "topk": [{"label": c, "name": _name(names, c), "score": round(p, 6)} for c, p in zip(k, s)]}
+                    rec = {"path": rels[i], "label": k[0], "name": class_name(names, k[0]), "score": round(s[0], 6),
+                           "topk": [{"label": c, "name": class_name(names, c), "score": round(p, 6)} for c, p in zip(k, s)]}
                     if gt_from_parent:
                         rec["gt_name"] = files[i].parent.name
                         rec["correct"] = rec["name"] == rec["gt_name"]
@@ -268,8 +268,3 @@ def sheet_caption(record: Dict[str, Any]) -> str:
     if record.get("gt_name") is not None and not record.get("correct"):
         cap += f"\ntrue {record['gt_name']}"
     return cap
-
-
-def _name(names: Sequence[str], label: int) -> str:
-    return names[label] if 0 <= label < len(names) else str(label)
-

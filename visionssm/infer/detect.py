@@ -8,7 +8,7 @@ import numpy as np
 
 from .common import InferenceReport
 from .mm_runner import FolderRun, MMPredictor
-from .outputs import draw_detections, encode_rle
+from .outputs import class_name, draw_detections, encode_rle
 
 __all__ = ["Detector", "detect_folder"]
 
@@ -45,7 +45,7 @@ def detect_folder(detector: Detector, inputs: Union[str, Path], out_dir: Union[s
                 lab = int(det["labels"][j])
                 inst = {"bbox": [round(float(v), 2) for v in det["boxes"][j]],
                         "score": round(float(det["scores"][j]), 6), "label": lab,
-                        "name": names[lab] if lab < len(names) else str(lab)}
+                        "name": class_name(names, lab)}
                 if det["masks"] is not None:
                     inst["segmentation"] = encode_rle(det["masks"][j])
                 insts.append(inst)

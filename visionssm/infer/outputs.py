@@ -9,7 +9,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 
 import numpy as np
 
-__all__ = ["LOG_NAME", "RunDir", "check_writable", "contact_sheet", "csv_safe", "draw_detections", "encode_rle",
+__all__ = ["LOG_NAME", "RunDir", "check_writable", "class_name", "contact_sheet", "csv_safe", "draw_detections", "encode_rle",
            "ensure_writable", "mask_png", "output_name", "overlay_mask", "palette_for", "write_csv", "write_json"]
 
 LOG_NAME = "predictions.jsonl"
@@ -242,11 +242,12 @@ def draw_detections(image: np.ndarray, boxes: np.ndarray, labels: Sequence[int],
         c = tuple(int(v) for v in colours[lab % len(colours)])
         x1, y1, x2, y2 = (float(v) for v in box)
         draw.rectangle([x1, y1, x2, y2], outline=c, width=2)
-        draw.text((x1 + 2, max(y1 - 11, 0)), f"{_name(class_names, lab)} {score:.2f}", fill=c)
+        draw.text((x1 + 2, max(y1 - 11, 0)), f"{class_name(class_names, lab)} {score:.2f}", fill=c)
     return pil
 
 
-def _name(class_names: Sequence[str], label: int) -> str:
+def class_name(class_names: Sequence[str], label: int) -> str:
+    """The label's name, or the id as text when the model has more classes than names."""
     return class_names[label] if 0 <= label < len(class_names) else str(label)
 
 

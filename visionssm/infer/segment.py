@@ -9,7 +9,7 @@ import numpy as np
 
 from .common import InferenceReport
 from .mm_runner import FolderRun, MMPredictor
-from .outputs import overlay_mask, palette_for
+from .outputs import class_name, overlay_mask, palette_for
 
 __all__ = ["Segmenter", "segment_folder"]
 
@@ -45,12 +45,8 @@ def segment_folder(segmenter: Segmenter, inputs: Union[str, Path], out_dir: Unio
             run.records.append({
                 "path": run.path(i), "mask": files[0], "files": files,
                 "height": int(labels.shape[0]), "width": int(labels.shape[1]),
-                "classes": [{"label": int(c), "name": _name(names, int(c)),
+                "classes": [{"label": int(c), "name": class_name(names, int(c)),
                              "fraction": round(float(n) / labels.size, 6)} for c, n in zip(ids, counts)]})
     run.report.finish()
     return run.write(names, lambda recs: [{"path": r["path"], "mask": r["mask"], **c} for r in recs for c in r["classes"]],
                      ["path", "mask", "label", "name", "fraction"])
-
-
-def _name(names, label: int) -> str:
-    return names[label] if 0 <= label < len(names) else str(label)
