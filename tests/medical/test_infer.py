@@ -99,7 +99,7 @@ def test_2d_any_size_and_no_collisions(tmp_path):
     for i, (rel, hw) in enumerate(sizes.items()):
         _rgb(src / rel, *hw, seed=i)
     out = tmp_path / "out"
-    report = write_masks(Needs32(2, 3, 1), [str(src / r) for r in sizes], out, root=src)  # zero-padded to 32
+    report = write_masks(Needs32(2, 3, 1), [str(src / r) for r in sizes], out)  # zero-padded to 32
     assert report.num_predicted == 4 and not report.failures
     got = {p.relative_to(out / "masks").as_posix(): Image.open(p).size[::-1] for p in (out / "masks").rglob("*.png")}
     assert got == {"a.png": (33, 45), "a_png.png": (50, 70), "sub1/case.png": (64, 40), "sub2/case.png": (31, 97)}

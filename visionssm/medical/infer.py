@@ -229,7 +229,7 @@ def write_masks(predict: Predictor, inputs: Sequence[str], out_dir: str, overwri
             (a line per finished case) and ``predictions.json`` (summary at the end).
         overwrite: replace an earlier run's outputs; without it (or ``resume``) they raise ``FileExistsError``
             before anything is computed. resume: skip the cases already in ``predictions.jsonl``.
-        root: the input folder output names are made relative to (default: each file's own folder).
+        root: the input folder output names are made relative to (default: the inputs' common folder).
         image_size: 2D images are resized to this square size for the model and the mask resized back; without
             it and without a 2D ``roi_size`` they are zero-padded to a multiple of ``size_divisor``.
         roi_size, overlap: sliding window (2D or 3D, matching the inputs). slices_size: volumes through a 2D
@@ -242,6 +242,9 @@ def write_masks(predict: Predictor, inputs: Sequence[str], out_dir: str, overwri
     """
     from PIL import Image
 
+    if root is None and inputs:
+        root = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in inputs])
+        inputs = [os.path.abspath(p) for p in inputs]
     cases = group_cases(inputs, root)
     taken: set = set()
     names = {key: _out_name(key, taken) for key, _ in cases}
