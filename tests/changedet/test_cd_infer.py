@@ -28,13 +28,13 @@ def test_writes_masks_and_overlays_and_skips_bad_files(pair_dirs, tmp_path, caps
     out = tmp_path / "out"
     report = infer_folder(MambaBCD(**TINY), before, after, out, progress=False)
 
-    assert report.written == ["test_0.png", "test_1.png"]
-    failed = dict(report.failed)
+    assert report.num_predicted == 2 and sorted(p.name for p in (out / "masks").iterdir()) == ["test_0.png", "test_1.png"]
+    failed = dict(report.failures)
     assert set(failed) == {"corrupt.png", "small.png", "lonely.png"}
     assert "cannot read image" in failed["corrupt.png"] and "size mismatch" in failed["small.png"]
     assert "no partner" in failed["lonely.png"]
-    assert "corrupt.png" in capsys.readouterr().err  # listed at the end
-    for name in report.written:
+    assert "corrupt.png" in capsys.readouterr().err  # listed
+    for name in ("test_0.png", "test_1.png"):
         mask = np.asarray(Image.open(out / "masks" / name))
         overlay = np.asarray(Image.open(out / "overlays" / name))
         assert mask.shape == (64, 64) and set(np.unique(mask)) <= {0, 255}
@@ -55,9 +55,10 @@ def test_never_overwrites_without_permission(pair_dirs, tmp_path):
     stamp = marker.stat().st_mtime_ns
     with pytest.raises(FileExistsError, match="overwrite=True"):
         infer_folder(model, before, after, out, progress=False)
-    assert infer_folder(model, before, after, out, progress=False, skip_existing=True).written == []
+    resumed = infer_folder(model, before, after, out, progress=False, resume=True)
+    assert resumed.num_predicted == 0 and resumed.num_resumed == 1
     assert marker.stat().st_mtime_ns == stamp
-    assert infer_folder(model, before, after, out, progress=False, overwrite=True).written == ["test_0.png"]
+    assert infer_folder(model, before, after, out, progress=False, overwrite=True).num_predicted == 1
     assert marker.stat().st_mtime_ns != stamp
 
 
@@ -66,9 +67,63 @@ def test_semantic_outputs(pair_dirs, tmp_path):
     (before / "test_1.png").unlink()
     out = tmp_path / "scd"
     report = infer_folder(MambaSCD(**TINY), before, after, out, progress=False)
-    assert report.written == ["test_0.png"] and report.failed == [("test_1.png", f"no partner in {before}")]
+    assert report.num_predicted == 1 and report.failures == [("test_1.png", f"no partner in {before}")]
     for sub in ("masks", "overlays", "semantic_from", "semantic_to"):
         assert [p.name for p in (out / sub).iterdir()] == ["test_0.png"]
     sem = np.asarray(Image.open(out / "semantic_to" / "test_0.png"))
     mask = np.asarray(Image.open(out / "masks" / "test_0.png"))
     assert (sem[mask == 0] == 255).all()  # unchanged pixels carry the 'unchanged' colour (white)
+
+
+def _pair(before, after, rel, size=(32, 32), seed=0):
+    rng = np.random.default_rng(seed)
+    for side in (before, after):
+        (side / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((rng.random((*size, 3)) * 255).astype(np.uint8)).save(side / rel)
+
+
+def test_same_stem_and_same_name_in_sub_folders_do_not_collide(tmp_path):
+    before, after = tmp_path / "before", tmp_path / "after"
+    rels = ["a.png", "a.jpg", "sub1/case.png", "sub2/case.png"]
+    for i, rel in enumerate(rels):
+        _pair(before, after, rel, size=(32 + 8 * i, 32), seed=i)
+    out = tmp_path / "out"
+    report = infer_folder(MambaBCD(**TINY), before, after, out, progress=False)
+    assert report.num_predicted == 4 and not report.failures
+    masks = sorted(p.relative_to(out / "masks").as_posix() for p in (out / "masks").rglob("*.png"))
+    assert masks == ["a.png", "a_png.png", "sub1/case.png", "sub2/case.png"]
+    # each output has its own input's size: nothing was overwritten by another input
+    assert Image.open(out / "masks" / "a.png").size == (32, 40)  # a.jpg (sorted first)
+    assert Image.open(out / "masks" / "a_png.png").size == (32, 32)
+    assert Image.open(out / "masks" / "sub2" / "case.png").size == (32, 56)
+    import json
+
+    data = json.loads((out / "predictions.json").read_text())
+    assert [p["path"] for p in data["predictions"]] == sorted(rels)
+
+
+def test_interrupted_run_keeps_finished_pairs_and_resumes(tmp_path):
+    before, after = tmp_path / "before", tmp_path / "after"
+    for i in range(4):
+        _pair(before, after, f"p{i}.png", seed=i)
+    model, out = MambaBCD(**TINY), tmp_path / "out"
+    forward, calls = model.forward, []
+
+    def interrupted_forward(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # Ctrl-C during the third pair
+        return forward(*a, **k)
+
+    model.forward = interrupted_forward
+    with pytest.raises(KeyboardInterrupt):
+        infer_folder(model, before, after, out, progress=False)
+    assert sorted(p.name for p in (out / "masks").iterdir()) == ["p0.png", "p1.png"]
+    assert len((out / "predictions.jsonl").read_text().splitlines()) == 2
+    assert not (out / "predictions.json").exists()
+    model.forward = forward
+    with pytest.raises(FileExistsError, match="--resume"):
+        infer_folder(model, before, after, out, progress=False)
+    report = infer_folder(model, before, after, out, progress=False, resume=True)
+    assert (report.num_resumed, report.num_predicted) == (2, 2)
+    assert sorted(p.name for p in (out / "masks").iterdir()) == [f"p{i}.png" for i in range(4)]

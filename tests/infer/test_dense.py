@@ -88,11 +88,7 @@ def test_segmentation_folder(mm, images, tmp_path, slide):
     assert (out / "predictions.csv").read_text().startswith("path,mask,label,name,fraction")
 
 
-def test_detection_folder_with_masks(mm, images, tmp_path):
-    from pycocotools import mask as mask_utils
-
-    from visionssm.cli.infer import main
-
+def _det_config(tmp_path: Path) -> Path:
     base = ROOT / "configs/detection/mask-rcnn_vmamba-tiny-s1l8_fpn_1x_coco.py"
     c = 16
     body = f"""
@@ -112,6 +108,15 @@ test_dataloader = dict(dataset=dict(pipeline=test_pipeline, metainfo=dict(classe
 """
     cfg = tmp_path / "det.py"
     cfg.write_text(f"_base_ = [{str(base)!r}]\n{body}")
+    return cfg
+
+
+def test_detection_folder_with_masks(mm, images, tmp_path):
+    from pycocotools import mask as mask_utils
+
+    from visionssm.cli.infer import main
+
+    cfg = _det_config(tmp_path)
     ckpt = _random_checkpoint(cfg, "mmdet", ("square", "triangle"), tmp_path / "det.pth")
     out = tmp_path / "out"
     report = main([str(images), "--config", str(cfg), "--checkpoint", str(ckpt), "--out-dir", str(out),
@@ -129,3 +134,30 @@ test_dataloader = dict(dataset=dict(pipeline=test_pipeline, metainfo=dict(classe
         assert Image.open(out / "overlays" / Path(rec["path"]).with_suffix(".png")).size == (rec["width"], rec["height"])
     rows = (out / "predictions.csv").read_text().splitlines()
     assert rows[0] == "path,label,name,score,x1,y1,x2,y2" and len(rows) == 1 + data["num_instances"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["seg", "det"])
+def test_cli_guesses_task_in_a_fresh_process(mm, images, tmp_path, task):
+    """README's commands, without --task, in a new interpreter: the task is read from the config only after
+    visionssm.mm has installed what mmengine needs to read it (it used to die with No module named pkg_resources)."""
+    import os
+    import subprocess
+    import sys
+
+    if task == "seg":
+        cfg = _seg_config(tmp_path, slide=False)
+        ckpt = _random_checkpoint(cfg, "mmseg", ("sky", "road", "tree"), tmp_path / "ckpt.pth")
+    else:
+        cfg = _det_config(tmp_path)
+        ckpt = _random_checkpoint(cfg, "mmdet", ("square", "triangle"), tmp_path / "ckpt.pth")
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    res = subprocess.run([sys.executable, str(ROOT / "tools" / "infer.py"), str(images), "--config", str(cfg),
+                          "--checkpoint", str(ckpt), "--out-dir", str(out), "--no-progress", "--device", "cpu"],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+    assert "2/3 image(s) predicted" in res.stdout and "broken.jpg" in res.stdout
+    data = json.loads((out / "predictions.json").read_text())
+    assert data["task"] == ("semantic segmentation" if task == "seg" else "detection")
+    assert sorted(p["path"] for p in data["predictions"]) == ["a.jpg", "nested/b16.png"]

@@ -1,67 +1,56 @@
 """Inference over a folder pair: ``before/x.png`` + ``after/x.png`` → change mask and coloured overlay.
 
-Bad files (unreadable, missing partner, different sizes) are skipped and listed at the end; outputs that
-already exist are never overwritten unless ``overwrite=True`` (``skip_existing=True`` resumes a run).
+Pairs are matched by their path relative to each folder (sub-folders included). Bad inputs (unreadable,
+missing partner, different sizes) are skipped and listed; the output folder is checked before any work and
+earlier outputs are replaced only with ``overwrite=True`` (``resume=True`` continues an interrupted run).
 
-Outputs under ``out_dir`` (per input name ``x``):
-- ``masks/x.png``: binary change 0/255 (MambaBCD, MambaSCD) or damage class ids 0..4 (MambaBDA);
-- ``overlays/x.png``: the after image with changes tinted (red; land-cover / damage colours for SCD / BDA);
-- MambaSCD also ``semantic_from/x.png`` and ``semantic_to/x.png``, colour-coded with the SECOND palette.
+Outputs under ``out_dir`` (per input ``<rel>``, the input's relative path, ``.png``; where two inputs would share
+a name the later keeps its extension: ``a.jpg`` and ``a.png`` give ``a.png`` and ``a_png.png``):
+- ``masks/<rel>``: binary change 0/255 (MambaBCD, MambaSCD) or damage class ids 0..4 (MambaBDA);
+- ``overlays/<rel>``: the after image with changes tinted (red; land-cover / damage colours for SCD / BDA);
+- MambaSCD also ``semantic_from/<rel>`` and ``semantic_to/<rel>``, colour-coded with the SECOND palette;
+- ``predictions.jsonl`` (one line per finished pair, written as the run goes) and ``predictions.json`` (summary).
 """
-import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple, Union
+from typing import Dict, List, Sequence, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .datasets import IMG_EXTENSIONS, SECOND_PALETTE, read_image
+from visionssm.infer.common import InferenceReport
+from visionssm.infer.common import progress as progress_bar
+from visionssm.infer.io import IMAGE_EXTENSIONS, ImageReadError, list_images, read_image
+from visionssm.infer.outputs import RunDir, output_name, overlay_mask
+
+from .datasets import SECOND_PALETTE
 from .transforms import IMAGENET_MEAN, IMAGENET_STD
 
 CHANGE_COLOUR = (255, 0, 0)
 DAMAGE_PALETTE = ((0, 0, 0), (0, 200, 0), (255, 230, 0), (255, 128, 0), (255, 0, 0))
 
 
-@dataclass
-class InferenceReport:
-    """What was written and which inputs were skipped (name, reason)."""
-
-    written: List[str] = field(default_factory=list)
-    failed: List[Tuple[str, str]] = field(default_factory=list)
-
-    def summary(self) -> str:
-        lines = [f"{len(self.written)} pair(s) written, {len(self.failed)} skipped"]
-        lines += [f"  {name}: {reason}" for name, reason in self.failed]
-        return "\n".join(lines)
-
-
-def _list_images(folder: Path) -> Dict[str, Path]:
+def _pairs(folder: Path, recursive: bool, report: InferenceReport) -> Dict[str, Path]:
     if not folder.is_dir():
         raise FileNotFoundError(f"input folder {folder} does not exist")
-    return {p.name: p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS}
+    links: List = []
+    try:
+        root, files = list_images(folder, recursive=recursive, extensions=IMAGE_EXTENSIONS, skipped=links)
+    except FileNotFoundError:
+        root, files = folder, []
+    for path, reason in links:
+        report.fail(path, reason)
+    return {f.relative_to(root).as_posix(): f for f in files}
 
 
-def _output_paths(out_dir: Path, name: str, task: str) -> Dict[str, Path]:
-    stem = Path(name).stem + ".png"
-    paths = {"mask": out_dir / "masks" / stem, "overlay": out_dir / "overlays" / stem}
-    if task == "scd":
-        paths["semantic_from"] = out_dir / "semantic_from" / stem
-        paths["semantic_to"] = out_dir / "semantic_to" / stem
-    return paths
+def _outputs(rel: Path, task: str) -> Dict[str, Path]:
+    subs = ("masks", "overlays") + (("semantic_from", "semantic_to") if task == "scd" else ())
+    return {("mask" if sub == "masks" else "overlay" if sub == "overlays" else sub): Path(sub) / rel for sub in subs}
 
 
 def _to_tensor(img: np.ndarray, mean: np.ndarray, std: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(((img.astype(np.float32) - mean) / std).transpose(2, 0, 1).copy())
-
-
-def _overlay(image: np.ndarray, labels: np.ndarray, palette: Sequence[Tuple[int, int, int]], alpha: float) -> np.ndarray:
-    colours = np.asarray(palette, np.float32)[labels]
-    hit = (labels > 0)[..., None]
-    blended = image.astype(np.float32) * (1 - alpha) + colours * alpha
-    return np.where(hit, blended, image).astype(np.uint8)
 
 
 def _task_of(model) -> str:
@@ -88,75 +77,83 @@ def predict_pair(model, img_from: np.ndarray, img_to: np.ndarray, device=None, s
 
 
 def infer_folder(model, before_dir: Union[str, Path], after_dir: Union[str, Path], out_dir: Union[str, Path], *,
-                 overwrite: bool = False, skip_existing: bool = False, device=None, alpha: float = 0.5,
-                 progress: bool = True, size_divisor: int = 32) -> InferenceReport:
-    """Run ``model`` on every pair with the same file name in ``before_dir`` and ``after_dir``.
+                 overwrite: bool = False, resume: bool = False, recursive: bool = True, device=None,
+                 alpha: float = 0.5, progress: bool = True, size_divisor: int = 32) -> InferenceReport:
+    """Run ``model`` on every pair with the same relative path in ``before_dir`` and ``after_dir``.
 
-    Existing outputs raise ``FileExistsError`` before anything is computed, unless ``overwrite=True`` (replace
-    them) or ``skip_existing=True`` (leave those pairs out, e.g. to resume). Returns an :class:`InferenceReport`
-    and prints its list of skipped inputs at the end.
+    Existing outputs raise ``FileExistsError`` before anything is computed, unless ``overwrite=True`` (the earlier
+    run's outputs are removed first) or ``resume=True`` (pairs already in ``predictions.jsonl`` are kept).
+    Returns an :class:`~visionssm.infer.InferenceReport`; skipped inputs are listed as they occur.
     """
-    from tqdm.auto import tqdm
-
     task = _task_of(model)
-    before_dir, after_dir, out_dir = Path(before_dir), Path(after_dir), Path(out_dir)
-    before, after = _list_images(before_dir), _list_images(after_dir)
-    report = InferenceReport()
+    before_dir, after_dir = Path(before_dir), Path(after_dir)
+    report = InferenceReport("change detection")
+    before, after = _pairs(before_dir, recursive, report), _pairs(after_dir, recursive, report)
     for name in sorted(set(before) ^ set(after)):
-        where = after_dir if name in before else before_dir
-        report.failed.append((name, f"no partner in {where}"))
+        report.fail(name, f"no partner in {after_dir if name in before else before_dir}")
     names = sorted(set(before) & set(after))
-
-    todo = []
-    existing = [name for name in names if any(p.exists() for p in _output_paths(out_dir, name, task).values())]
-    if existing and not (overwrite or skip_existing):
-        raise FileExistsError(f"{len(existing)} output(s) already exist in {out_dir} (e.g. for {existing[0]}); "
-                              f"pass overwrite=True to replace them or skip_existing=True to keep them")
-    for name in names:
-        if skip_existing and not overwrite and name in existing:
-            continue
-        todo.append(name)
-
+    taken: set = set()
+    outs = {name: _outputs(output_name(Path(name), ".png", taken), task) for name in names}
+    run = RunDir(out_dir, [p for o in outs.values() for p in o.values()], overwrite=overwrite, resume=resume)
+    report.num_inputs = len(names)
+    todo = [n for n in names if n not in run.done]
+    report.num_resumed = len(names) - len(todo)
+    records = []
     was_training = model.training
     model.eval()
     try:
-        for name in tqdm(todo, desc="change detection", unit="pair", disable=not progress):
-            try:
-                img_from, img_to = read_image(before[name]), read_image(after[name])
+        with progress_bar(len(todo), "change detection", progress) as bar:
+            for name in todo:
+                bar.update(1)
+                try:
+                    img_from, img_to = read_image(before[name]), read_image(after[name])
+                except ImageReadError as e:
+                    report.fail(name, str(e))
+                    continue
                 if img_from.shape != img_to.shape:
-                    raise ValueError(f"size mismatch: before {img_from.shape[1]}x{img_from.shape[0]}, "
-                                     f"after {img_to.shape[1]}x{img_to.shape[0]}")
+                    report.fail(name, f"size mismatch: before {img_from.shape[1]}x{img_from.shape[0]}, "
+                                      f"after {img_to.shape[1]}x{img_to.shape[0]}")
+                    continue
                 preds = predict_pair(model, img_from, img_to, device=device, size_divisor=size_divisor)
-            except (OSError, ValueError) as e:
-                report.failed.append((name, str(e)))
-                continue
-            _write_outputs(_output_paths(out_dir, name, task), task, preds, img_to, alpha)
-            report.written.append(name)
+                files = _write_outputs(run, outs[name], task, preds, img_to, alpha)
+                report.written += [str(run.out_dir / f) for f in files]
+                rec = {"path": name, "files": files, "height": int(img_to.shape[0]), "width": int(img_to.shape[1])}
+                key = "damage" if task == "bda" else "change"
+                rec["changed_fraction"] = round(float((preds[key] > 0).mean()), 6)
+                run.append([rec])
+                records.append(rec)
+                report.num_predicted = len(records)
     finally:
         model.train(was_training)
-    if report.failed:
-        print(report.summary(), file=sys.stderr)
+    report.finish()
+    new = {r["path"]: r for r in records}
+    all_records = [new.get(n) or run.done[n] for n in names if n in new or n in run.done]
+    report.written.append(run.write_json("predictions.json", {**report.as_dict(), "predictions": all_records}))
     return report
 
 
-def _write_outputs(paths: Dict[str, Path], task: str, preds: Dict[str, np.ndarray], img_to: np.ndarray,
-                   alpha: float) -> None:
-    for p in paths.values():
-        p.parent.mkdir(parents=True, exist_ok=True)
+def _write_outputs(run: RunDir, paths: Dict[str, Path], task: str, preds: Dict[str, np.ndarray],
+                   img_to: np.ndarray, alpha: float) -> List[str]:
+    """Saves the pair's images (each atomically); returns their paths relative to the output folder."""
+    def save(key: str, arr: np.ndarray) -> None:
+        run.save(paths[key], Image.fromarray(arr).save)
+
     if task == "bda":
         damage = preds["damage"]
-        Image.fromarray(damage).save(paths["mask"])
-        Image.fromarray(_overlay(img_to, damage, DAMAGE_PALETTE, alpha)).save(paths["overlay"])
-        return
-    change = preds["change"]
-    Image.fromarray((change > 0).astype(np.uint8) * 255).save(paths["mask"])
-    if task == "scd":
-        palette = np.asarray(SECOND_PALETTE, np.uint8)
-        Image.fromarray(palette[preds["semantic_from"]]).save(paths["semantic_from"])
-        Image.fromarray(palette[preds["semantic_to"]]).save(paths["semantic_to"])
-        Image.fromarray(_overlay(img_to, preds["semantic_to"], SECOND_PALETTE, alpha)).save(paths["overlay"])
+        save("mask", damage)
+        save("overlay", overlay_mask(img_to, damage, np.asarray(DAMAGE_PALETTE, np.uint8), alpha, ignore=(0,)))
     else:
-        Image.fromarray(_overlay(img_to, change, (CHANGE_COLOUR, CHANGE_COLOUR), alpha)).save(paths["overlay"])
+        change = preds["change"]
+        save("mask", (change > 0).astype(np.uint8) * 255)
+        if task == "scd":
+            palette = np.asarray(SECOND_PALETTE, np.uint8)
+            save("semantic_from", palette[preds["semantic_from"]])
+            save("semantic_to", palette[preds["semantic_to"]])
+            save("overlay", overlay_mask(img_to, preds["semantic_to"], palette, alpha, ignore=(0,)))
+        else:
+            save("overlay", overlay_mask(img_to, change, np.asarray([CHANGE_COLOUR] * 2, np.uint8), alpha,
+                                         ignore=(0,)))
+    return [p.as_posix() for p in paths.values()]
 
 
-__all__ = ["InferenceReport", "infer_folder", "predict_pair"]
+__all__ = ["infer_folder", "predict_pair"]

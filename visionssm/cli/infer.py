@@ -8,9 +8,12 @@ Examples::
     visionssm infer city/ --config configs/segmentation/upernet_...py --checkpoint iter_160000.pth --out-dir seg
     visionssm infer coco/ --config configs/detection/mask-rcnn_...py --checkpoint epoch_12.pth --out-dir det
     visionssm infer before/ after/ --config configs/change_detection/...py --checkpoint ckpt.pth --out-dir cd
+    visionssm infer scans/ --config configs/medical/vm-unet_isic17-256x256.py --checkpoint best.pth --out-dir med
 
 The task is read from the config's model (or ``--model`` → classification, two inputs → change detection);
-``--task`` forces it. Unreadable files are listed and skipped; existing outputs need ``--overwrite``.
+``--task`` forces it. Unreadable files are listed and skipped (exit code 1 when none could be read); existing
+outputs need ``--overwrite`` (start over) or ``--resume`` (finish an interrupted run: predictions.jsonl keeps
+every finished input).
 """
 import argparse
 import sys
@@ -20,6 +23,17 @@ from typing import List, Optional
 __all__ = ["build_parser", "main", "task_of_config"]
 
 TASKS = ("auto", "cls", "seg", "det", "cd", "medical")
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (so --topk 0 / --batch-size 0 get one usage line, not a traceback)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def build_parser(prog: str = "visionssm infer") -> argparse.ArgumentParser:
@@ -34,17 +48,23 @@ def build_parser(prog: str = "visionssm infer") -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", help="weights: ours, timm's, mmengine's or an official release (.pth/.safetensors)")
     p.add_argument("--pretrained", action="store_true", help="--model only: load timm's pretrained weights")
     p.add_argument("--out-dir", "-o", default="outputs/infer", help="output folder (default outputs/infer)")
-    p.add_argument("--overwrite", action="store_true", help="replace existing outputs instead of stopping")
-    p.add_argument("--batch-size", "-b", type=int, default=16, help="images per forward pass (default 16)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--overwrite", action="store_true",
+                      help="remove the earlier run's outputs in --out-dir and start over")
+    mode.add_argument("--resume", action="store_true",
+                      help="keep the inputs already in --out-dir/predictions.jsonl and predict the rest")
+    p.add_argument("--batch-size", "-b", type=_positive_int, default=16, help="images per forward pass (default 16)")
     p.add_argument("--num-workers", "-j", type=int, default=0, help="classification: image-loading processes")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, ...")
     p.add_argument("--amp", action="store_true", help="mixed precision (float16 on CUDA, bfloat16 on CPU)")
-    p.add_argument("--topk", type=int, default=5, help="classification: labels kept per image (default 5)")
+    p.add_argument("--topk", type=_positive_int, default=5, help="classification: labels kept per image (default 5)")
     p.add_argument("--class-map", help="classification: text file with one class name per line")
     p.add_argument("--num-classes", type=int, help="--model without checkpoint: classifier width")
     p.add_argument("--model-kwargs", nargs="+", default=[], metavar="K=V",
                    help="--model: extra timm.create_model kwargs, Python literals (e.g. depths='(1,1,2)' dims=24)")
-    p.add_argument("--img-size", type=int, help="classification: override the input size of the pretrained cfg")
+    p.add_argument("--img-size", type=_positive_int,
+                   help="classification: override the input size of the pretrained cfg; medical: resize 2D images "
+                        "to this square size (default: the config's test pipeline)")
     p.add_argument("--crop-pct", type=float, help="classification: override the centre-crop fraction")
     p.add_argument("--gt-from-parent", action="store_true",
                    help="classification: the parent folder name is the true class; report accuracy")
@@ -57,6 +77,10 @@ def build_parser(prog: str = "visionssm infer") -> argparse.ArgumentParser:
 
 def task_of_config(config: str) -> str:
     """``cls`` / ``seg`` / ``det`` / ``cd`` / ``medical`` from the config's model type and default scope."""
+    try:  # first: mmengine/mmseg/mmdet need its compatibility shims (pkg_resources, mmcv._ext) to read configs
+        import visionssm.mm  # noqa: F401
+    except ImportError as e:
+        raise ImportError("reading a config needs the OpenMMLab stack: pip install 'visionssm[mm]'") from e
     from mmengine.config import Config
 
     cfg = Config.fromfile(config)
@@ -101,6 +125,9 @@ def _class_names(path: Optional[str]) -> Optional[List[str]]:
 
 def run(args: argparse.Namespace):
     from visionssm.infer.common import resolve_device
+    from visionssm.infer.outputs import ensure_writable
+
+    ensure_writable(args.out_dir)  # before a model is built or a checkpoint read
 
     task = args.task
     if task == "auto":
@@ -111,7 +138,8 @@ def run(args: argparse.Namespace):
         raise SystemExit(f"--model names a classifier; task {task} needs --config with --checkpoint")
     if task != "cls" and not args.checkpoint:
         raise SystemExit(f"task {task} needs --checkpoint (the weights trained with {args.config})")
-    common = dict(overwrite=args.overwrite, recursive=not args.no_recursive, show_progress=not args.no_progress)
+    common = dict(overwrite=args.overwrite, resume=args.resume, recursive=not args.no_recursive,
+                  show_progress=not args.no_progress)
     if task == "cls":
         from visionssm.infer import Classifier, classify_folder
 
@@ -151,7 +179,8 @@ def run(args: argparse.Namespace):
 
         device = resolve_device(args.device)
         model = model_from_config(args.config, args.checkpoint).to(device)
-        return infer_folder(model, args.input, args.input2, args.out_dir, overwrite=args.overwrite, device=device,
+        return infer_folder(model, args.input, args.input2, args.out_dir, overwrite=args.overwrite,
+                            resume=args.resume, recursive=not args.no_recursive, device=device,
                             progress=not args.no_progress)
     if task == "medical":
         return _medical(args, resolve_device(args.device))
@@ -159,46 +188,54 @@ def run(args: argparse.Namespace):
 
 
 def _medical(args, device):
-    """Medical 2D images / NIfTI volumes with a ``MedSegModel`` config (delegates to visionssm.medical.infer)."""
+    """Medical 2D images / NIfTI volumes with a ``MedSegModel`` config: the geometry (resize, sliding window,
+    slices) and intensity normalisation of the config's test pipeline, as ``tools/test.py`` evaluates it."""
     import torch
     from mmengine.config import Config
 
     import visionssm.medical.mm  # noqa: F401  (registers MedSegModel)
+    from visionssm.convert import load_state_dict_strict, unwrap_state_dict
     from visionssm.infer.common import load_any_checkpoint
-    from visionssm.medical.infer import write_masks
+    from visionssm.infer.io import list_images
+    from visionssm.medical.infer import settings_from_config, write_masks
     from visionssm.mm.registry import MODELS
 
     cfg = Config.fromfile(args.config)
-    model_cfg = dict(cfg.model, pretrained=None)
-    model = MODELS.build(model_cfg)
-    from visionssm.convert import load_state_dict_strict, unwrap_state_dict
-
+    model = MODELS.build(dict(cfg.model, pretrained=None))
     load_state_dict_strict(model, unwrap_state_dict(load_any_checkpoint(args.checkpoint)), source=args.checkpoint)
     model = model.to(device).eval()
-    src = Path(args.input)
-    ends = (".nii", ".nii.gz", ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-    files = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.name.lower().endswith(ends))
-    inference = getattr(model, "inference", {}) or {}
+    settings = settings_from_config(cfg)
+    if args.img_size:
+        settings.update(image_size=args.img_size, roi_size=None)
+    links: list = []
+    root, files = list_images(args.input, recursive=not args.no_recursive,
+                              extensions=(".nii", ".nii.gz", ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"),
+                              skipped=links)
     with torch.inference_mode():
-        return write_masks(model._logits, [str(f) for f in files], args.out_dir, overwrite=args.overwrite,
-                           image_size=args.img_size, roi_size=inference.get("roi_size"),
-                           overlap=inference.get("overlap", 0.5), device=device)
+        report = write_masks(model.net, [str(f) for f in files], args.out_dir, overwrite=args.overwrite,
+                             resume=args.resume, root=str(root), device=device, **settings)
+    for path, reason in links:
+        report.failures.append((path, reason))
+    return report
 
 
 def main(argv: Optional[List[str]] = None, prog: str = "visionssm infer"):
+    """Runs the command; exit code 2 for a usage / output-folder problem, 1 when no input could be read,
+    130 when interrupted (the finished predictions stay in ``--out-dir``; ``--resume`` completes them)."""
     args = build_parser(prog).parse_args(argv)
     try:
         report = run(args)
-    except (FileExistsError, FileNotFoundError) as e:
+    except (FileExistsError, FileNotFoundError, PermissionError) as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
-    if hasattr(report, "summary"):
-        print(report.summary())
-    elif report is not None:  # visionssm.medical's report: written files + (input, reason) skips
-        skipped = getattr(report, "skipped", [])
-        print(f"{len(getattr(report, 'written', []))} file(s) written, {len(skipped)} input(s) skipped")
-        for path, reason in skipped:
-            print(f"  {path}: {reason}")
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the inputs finished so far are listed in {Path(args.out_dir) / 'predictions.jsonl'} "
+              "with their files; run the same command with --resume to predict the rest", file=sys.stderr)
+        raise SystemExit(130) from None
+    print(report.summary())
+    if report.exit_code:
+        print(f"error: none of the {len(report.failures)} input(s) could be read (listed above)", file=sys.stderr)
+        raise SystemExit(report.exit_code)
     return report
 
 

@@ -1,4 +1,7 @@
-"""Inference over image folders: reading (16-bit/grayscale handled explicitly), per-task predictors, writers.
+"""Inference over image folders: reading (16-bit/grayscale handled explicitly), per-task predictors, writers, and
+the plumbing every task's folder runner shares (classification, segmentation, detection here; change detection
+and medical in their packages): :class:`InferenceReport`, :func:`read_image`, ``outputs.overlay_mask`` and
+``outputs.RunDir`` (output folder checked first, predictions logged per batch, ``--overwrite`` / ``--resume``).
 
 Classification needs only timm; segmentation/detection import mmseg/mmdet lazily (``pip install 'visionssm[mm]'``).
 """

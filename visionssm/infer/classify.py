@@ -8,9 +8,9 @@ import torch
 
 from .common import InferenceReport, autocast, load_any_checkpoint, progress, resolve_device
 from .io import ImageReadError, list_images, read_image
-from .outputs import check_writable, contact_sheet, write_csv, write_json
+from .outputs import RunDir, class_name, contact_sheet
 
-__all__ = ["Classifier", "classify_folder"]
+__all__ = ["Classifier", "classify_folder", "sheet_caption"]
 
 _TRAIN_ONLY_KEYS = ("type", "num_classes", "mixup", "label_smoothing", "data_preprocessor", "init_cfg")
 
@@ -185,74 +185,90 @@ class _Images(torch.utils.data.Dataset):
 
 def classify_folder(classifier: Classifier, inputs: Union[str, Path], out_dir: Union[str, Path], *,
                     topk: int = 5, batch_size: int = 32, num_workers: int = 0, overwrite: bool = False,
-                    recursive: bool = True, save_sheet: bool = True, sheet_max: int = 100,
+                    resume: bool = False, recursive: bool = True, save_sheet: bool = True, sheet_max: int = 100,
                     gt_from_parent: bool = False, show_progress: bool = True) -> InferenceReport:
     """Classify every image under ``inputs`` (a folder, recursively, or one file) and write to ``out_dir``:
 
+    - ``predictions.jsonl``: one line per image, appended after every batch (what an interrupted run keeps;
+      ``resume=True`` skips the images already in it);
     - ``predictions.json``: run summary (model, preprocessing, failures, speed) + per image the top-k
       ``{label, name, score}``;
     - ``predictions.csv``: one row per image: ``path, label, name, score, top{i}_name, top{i}_score``;
-    - ``contact_sheet.png``: ``sheet_max`` images spread evenly over the run, with their predicted names (green/red against the
-      parent folder name when ``gt_from_parent``, which also reports accuracy).
+    - ``contact_sheet.png``: ``sheet_max`` images spread evenly over the run, captioned ``name | score`` (green /
+      red against the parent folder name when ``gt_from_parent``, which also reports accuracy; a wrong one also
+      shows ``true <name>``).
 
-    Unreadable files are skipped and listed; existing outputs raise unless ``overwrite``.
+    Unreadable files are skipped and listed; existing outputs raise unless ``overwrite`` or ``resume``.
     """
-    root, files = list_images(inputs, recursive=recursive)
-    out_dir = Path(out_dir)
-    outs = {"json": out_dir / "predictions.json", "csv": out_dir / "predictions.csv"}
-    if save_sheet:
-        outs["sheet"] = out_dir / "contact_sheet.png"
-    check_writable(outs.values(), overwrite)
+    if topk < 1 or batch_size < 1:
+        raise ValueError(f"topk and batch_size must be >= 1, got topk={topk}, batch_size={batch_size}")
+    links: List = []
+    root, files = list_images(inputs, recursive=recursive, skipped=links)
+    run = RunDir(out_dir, overwrite=overwrite, resume=resume,
+                 summaries=("predictions.json", "predictions.csv", "contact_sheet.png"))
+    out_dir = run.out_dir
     report = InferenceReport("classification", num_inputs=len(files))
+    for path, reason in links:
+        report.fail(path, reason)
     names = classifier.class_names
-    loader = torch.utils.data.DataLoader(_Images(files, classifier.transform), batch_size=batch_size,
-                                         num_workers=num_workers, collate_fn=list, shuffle=False)
-    records: List[Dict[str, Any]] = []
-    with progress(len(files), "classify", show_progress) as bar:
+    rels = [f.relative_to(root).as_posix() for f in files]
+    todo = [i for i, rel in enumerate(rels) if rel not in run.done]
+    report.num_resumed = len(files) - len(todo)
+    loader = torch.utils.data.DataLoader(_Images([files[i] for i in todo], classifier.transform),
+                                         batch_size=batch_size, num_workers=num_workers, collate_fn=list,
+                                         shuffle=False)
+    new: Dict[str, Dict[str, Any]] = {}
+    with progress(len(todo), "classify", show_progress) as bar:
         for batch in loader:
-            ok = [(i, x) for i, x, err in batch if err is None]
-            for i, _, err in batch:
+            ok = [(todo[j], x) for j, x, err in batch if err is None]
+            for j, _, err in batch:
                 if err is not None:
-                    report.fail(files[i], err)
+                    report.fail(files[todo[j]], err)
+            done = []
             if ok:
                 scores, idx = classifier.predict(torch.stack([x for _, x in ok]), topk)
                 for (i, _), s, k in zip(ok, scores.tolist(), idx.tolist()):
-                    rel = files[i].relative_to(root).as_posix()
-                    rec = {"path": rel, "label": k[0], "name": _name(names, k[0]), "score": round(s[0], 6),
-                           "topk": [{"label": c, "name": _name(names, c), "score": round(p, 6)} for c, p in zip(k, s)]}
+                    rec = {"path": rels[i], "label": k[0], "name": class_name(names, k[0]), "score": round(s[0], 6),
+                           "topk": [{"label": c, "name": class_name(names, c), "score": round(p, 6)} for c, p in zip(k, s)]}
                     if gt_from_parent:
                         rec["gt_name"] = files[i].parent.name
                         rec["correct"] = rec["name"] == rec["gt_name"]
-                    records.append(rec)
-            report.num_predicted = len(records)
+                    done.append(rec)
+            run.append(done)
+            new.update((r["path"], r) for r in done)
+            report.num_predicted = len(new)
             bar.update(len(batch))
     report.finish()
+    records = [new.get(rel) or run.done[rel] for rel in rels if rel in new or rel in run.done]
     if gt_from_parent and records:
-        report.extra["top1_accuracy"] = 100.0 * sum(r["correct"] for r in records) / len(records)
+        report.extra["top1_accuracy"] = 100.0 * sum(bool(r.get("correct")) for r in records) / len(records)
     report.extra["model"] = getattr(classifier.model, "pretrained_cfg", {}).get("architecture", "") or \
         type(classifier.model).__name__
     meta = report.as_dict()
     meta["preprocessing"] = {k: list(v) if isinstance(v, tuple) else v for k, v in classifier.data_config.items()}
     meta["topk"] = topk
-    write_json(outs["json"], {**meta, "predictions": records})
     fields = ["path", "label", "name", "score"] + [f"top{j}_{f}" for j in range(1, topk + 1) for f in ("name", "score")]
     if gt_from_parent:
         fields += ["gt_name", "correct"]
     rows = [dict(r, **{f"top{j}_{f}": t[f] for j, t in enumerate(r["topk"], 1) for f in ("name", "score")})
             for r in records]
-    write_csv(outs["csv"], rows, fields)
-    report.written += [str(outs["json"]), str(outs["csv"])]
+    report.written += [run.write_json("predictions.json", {**meta, "predictions": records}),
+                       run.write_csv("predictions.csv", rows, fields)]
     if save_sheet and records:
         step = max(len(records) / sheet_max, 1.0)  # evenly spaced over the run, so every folder/class shows up
         shown = [records[int(j * step)] for j in range(min(sheet_max, len(records)))]
         imgs = [read_image(root / r["path"]) for r in shown]
-        caps = [f"{r['name']} {r['score']:.2f}" for r in shown]
+        caps = [sheet_caption(r) for r in shown]
         colours = [(0, 140, 0) if r.get("correct") else (200, 0, 0) for r in shown] if gt_from_parent else None
-        contact_sheet(imgs, caps, caption_colours=colours).save(outs["sheet"])
-        report.written.append(str(outs["sheet"]))
+        report.written.append(run.save("contact_sheet.png", lambda tmp: contact_sheet(
+            imgs, caps, caption_colours=colours).save(tmp)))
     return report
 
 
-def _name(names: Sequence[str], label: int) -> str:
-    return names[label] if 0 <= label < len(names) else str(label)
-
+def sheet_caption(record: Dict[str, Any]) -> str:
+    """``name | score`` (a separator, so label 1 at 0.93 cannot read as 10.93), plus ``true <name>`` on a second
+    line when the true class is known and differs."""
+    cap = f"{record['name']} | {record['score']:.2f}"
+    if record.get("gt_name") is not None and not record.get("correct"):
+        cap += f"\ntrue {record['gt_name']}"
+    return cap

@@ -43,11 +43,13 @@ def progress(total: int, desc: str, enabled: bool = True):
 
 @dataclass
 class InferenceReport:
-    """What a run did: images predicted, files written, inputs skipped with the reason, and the speed."""
+    """What a run did: inputs predicted (and taken over from an earlier run by ``--resume``), files written,
+    inputs skipped with the reason, and the speed. Every task's folder runner returns one."""
 
     task: str
     num_inputs: int = 0
     num_predicted: int = 0
+    num_resumed: int = 0
     written: List[str] = field(default_factory=list)
     failures: List[Tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
@@ -66,9 +68,15 @@ class InferenceReport:
     def throughput(self) -> float:
         return self.num_predicted / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def exit_code(self) -> int:
+        """1 when there was input but none of it could be predicted (all unreadable), else 0."""
+        return 1 if self.num_predicted + self.num_resumed == 0 and self.failures else 0
+
     def summary(self) -> str:
-        lines = [f"{self.task}: {self.num_predicted}/{self.num_inputs} image(s) predicted in {self.seconds:.1f}s "
-                 f"({self.throughput:.1f} img/s), {len(self.written)} file(s) written"]
+        resumed = f" (+{self.num_resumed} from the earlier run)" if self.num_resumed else ""
+        lines = [f"{self.task}: {self.num_predicted}/{self.num_inputs} image(s) predicted{resumed} in "
+                 f"{self.seconds:.1f}s ({self.throughput:.1f} img/s), {len(self.written)} file(s) written"]
         for k, v in self.extra.items():
             lines.append(f"  {k}: {v:.2f}" if isinstance(v, float) else f"  {k}: {v}")
         if self.failures:
@@ -78,7 +86,8 @@ class InferenceReport:
 
     def as_dict(self) -> Dict[str, Any]:
         return {"task": self.task, "num_inputs": self.num_inputs, "num_predicted": self.num_predicted,
-                "seconds": round(self.seconds, 3), "images_per_second": round(self.throughput, 2),
+                "num_resumed": self.num_resumed, "seconds": round(self.seconds, 3),
+                "images_per_second": round(self.throughput, 2),
                 "failures": [{"path": p, "reason": r} for p, r in self.failures], **self.extra}
 
 

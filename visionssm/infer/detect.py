@@ -8,7 +8,7 @@ import numpy as np
 
 from .common import InferenceReport
 from .mm_runner import FolderRun, MMPredictor
-from .outputs import draw_detections, encode_rle
+from .outputs import class_name, draw_detections, encode_rle
 
 __all__ = ["Detector", "detect_folder"]
 
@@ -30,12 +30,13 @@ class Detector(MMPredictor):
 
 
 def detect_folder(detector: Detector, inputs: Union[str, Path], out_dir: Union[str, Path], *, batch_size: int = 1,
-                  score_thr: float = 0.3, overwrite: bool = False, recursive: bool = True, save_overlays: bool = True,
-                  show_progress: bool = True) -> InferenceReport:
+                  score_thr: float = 0.3, overwrite: bool = False, resume: bool = False, recursive: bool = True,
+                  save_overlays: bool = True, show_progress: bool = True) -> InferenceReport:
     """Writes ``predictions.json`` (per image: instances with ``bbox``, ``score``, ``label``, ``name`` and
     ``segmentation`` RLE when the model predicts masks), ``predictions.csv`` (one row per instance) and
-    ``overlays/<rel>.png`` (boxes, captions, tinted masks)."""
-    run = FolderRun("detection", inputs, out_dir, recursive=recursive, save_overlays=save_overlays, overwrite=overwrite)
+    ``overlays/<rel>.png`` (boxes, captions, tinted masks); ``predictions.jsonl`` per batch (``resume``)."""
+    run = FolderRun("detection", inputs, out_dir, recursive=recursive, save_overlays=save_overlays, overwrite=overwrite,
+                    resume=resume)
     names = detector.class_names
     for idx, imgs in run.batches(batch_size, "detect", show_progress):
         for i, img, det in zip(idx, imgs, detector.predict_instances(imgs, score_thr)):
@@ -44,19 +45,22 @@ def detect_folder(detector: Detector, inputs: Union[str, Path], out_dir: Union[s
                 lab = int(det["labels"][j])
                 inst = {"bbox": [round(float(v), 2) for v in det["boxes"][j]],
                         "score": round(float(det["scores"][j]), 6), "label": lab,
-                        "name": names[lab] if lab < len(names) else str(lab)}
+                        "name": class_name(names, lab)}
                 if det["masks"] is not None:
                     inst["segmentation"] = encode_rle(det["masks"][j])
                 insts.append(inst)
-            run.records.append({"path": run.path(i), "height": int(img.shape[0]), "width": int(img.shape[1]),
-                                "instances": insts})
+            files = []
             if save_overlays:
-                run.save_overlay(i, draw_detections(img, det["boxes"], det["labels"].tolist(), det["scores"].tolist(),
-                                                    names, det["masks"]))
+                files.append(run.save_overlay(i, draw_detections(img, det["boxes"], det["labels"].tolist(),
+                                                                 det["scores"].tolist(), names, det["masks"])))
+            run.records.append({"path": run.path(i), "height": int(img.shape[0]), "width": int(img.shape[1]),
+                                "instances": insts, "files": files})
     report = run.report.finish()
     report.extra["score_thr"] = score_thr
     report.extra["num_instances"] = sum(len(r["instances"]) for r in run.records)
-    rows = [{"path": r["path"], **{k: v for k, v in inst.items() if k not in ("bbox", "segmentation")},
-             "x1": inst["bbox"][0], "y1": inst["bbox"][1], "x2": inst["bbox"][2], "y2": inst["bbox"][3]}
-            for r in run.records for inst in r["instances"]]
+
+    def rows(records):
+        return [{"path": r["path"], **{k: v for k, v in inst.items() if k not in ("bbox", "segmentation")},
+                 "x1": inst["bbox"][0], "y1": inst["bbox"][1], "x2": inst["bbox"][2], "y2": inst["bbox"][3]}
+                for r in records for inst in r["instances"]]
     return run.write(names, rows, ["path", "label", "name", "score", "x1", "y1", "x2", "y2"])

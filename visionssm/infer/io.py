@@ -8,16 +8,19 @@ How an image becomes the H x W x 3 ``uint8`` RGB array the predictors take:
   ``v8 = round(v16 * 255 / 65535)``. No per-image contrast stretch, so two images keep their relative
   brightness; a dark 12-bit sensor image stays dark (stretch it yourself if that is wanted).
 * 32-bit integer (``I``): values must lie in 0..65535 and are scaled as 16-bit; anything else is refused.
-* float (``F``): values in [0, 1] are multiplied by 255; other ranges are min-max scaled to 0..255.
+* float (``F``): values in [0, 1] are multiplied by 255; other ranges are min-max scaled to 0..255; NaN counts
+  as 0. An ``inf`` pixel is refused (it would stretch every other pixel to black).
 * palette (``P``), ``CMYK``, ``YCbCr``, ``LAB``: converted to RGB by Pillow.
 * alpha (``RGBA``, ``LA``, ``PA``): the alpha channel is dropped (not composited).
 
-A file that cannot be decoded (corrupt, truncated, not an image) raises :class:`ImageReadError`, which the
-folder runners catch, report and skip.
+A file that cannot be decoded (corrupt, truncated, not an image), or that Pillow decodes inconsistently (a gray
+TIFF with EXIF orientation 5-8 comes back with the pixels rotated but the size not), raises :class:`ImageReadError`,
+which the folder runners catch, report and skip. Broken symbolic links and links to folders are not followed;
+:func:`list_images` lists them with the reason.
 """
 import os
 from pathlib import Path
-from typing import List, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -36,10 +39,13 @@ class ImageReadError(OSError):
         super().__init__(f"cannot read image {path}: {reason}")
 
 
-def list_images(path: PathLike, recursive: bool = True,
-                extensions: Sequence[str] = IMAGE_EXTENSIONS) -> Tuple[Path, List[Path]]:
+def list_images(path: PathLike, recursive: bool = True, extensions: Sequence[str] = IMAGE_EXTENSIONS,
+                skipped: Optional[List[Tuple[str, str]]] = None) -> Tuple[Path, List[Path]]:
     """``(root, files)``: a single file gives its folder and itself; a folder gives every file with an image
-    extension (case-insensitive) below it, sorted. ``root`` is what output names are made relative to."""
+    extension (case-insensitive) below it, sorted. ``root`` is what output names are made relative to.
+
+    Symbolic links that are broken or point at a folder (not followed, so a link loop cannot recurse) are
+    appended to ``skipped`` as ``(path, reason)`` when a list is given."""
     p = Path(path)
     if p.is_file():
         return p.parent, [p]
@@ -47,11 +53,25 @@ def list_images(path: PathLike, recursive: bool = True,
         raise FileNotFoundError(f"input {path} is neither an image file nor a folder")
     exts = tuple(e.lower() for e in extensions)
     pattern = p.rglob("*") if recursive else p.glob("*")
-    files = sorted(f for f in pattern if f.is_file() and f.suffix.lower() in exts and not f.name.startswith("."))
+    files, links = [], []
+    for f in pattern:
+        if f.name.startswith("."):
+            continue
+        wanted = f.name.lower().endswith(exts)  # name, not suffix: ".nii.gz"
+        if f.is_symlink() and not f.is_file():
+            if wanted or f.is_dir():
+                links.append((str(f), "symbolic link to a folder, not followed; pass its target as the input"
+                              if f.is_dir() else "broken symbolic link (its target does not exist)"))
+        elif f.is_file() and wanted:
+            files.append(f)
+    if skipped is not None:
+        skipped.extend(sorted(links))
     if not files:
         raise FileNotFoundError(f"no images ({', '.join(exts)}) found under {path}"
-                                + ("" if recursive else " (not searching sub-folders)"))
-    return p, files
+                                + ("" if recursive else " (not searching sub-folders)")
+                                + (f"; {len(links)} symbolic link(s) skipped: {links[0][0]}: {links[0][1]}"
+                                   if links else ""))
+    return p, sorted(files)
 
 
 def to_rgb_uint8(arr: np.ndarray) -> np.ndarray:
@@ -76,6 +96,10 @@ def to_rgb_uint8(arr: np.ndarray) -> np.ndarray:
         raise ValueError(f"{arr.dtype} values {int(arr.min())}..{int(arr.max())} outside 0..65535; "
                          "convert the image to 8 or 16 bits first")
     elif np.issubdtype(arr.dtype, np.floating):
+        n_inf = int(np.isinf(arr).sum())
+        if n_inf:
+            raise ValueError(f"{n_inf} infinite pixel value(s) (inf); they would scale every other pixel to 0. "
+                             "Replace them (e.g. numpy.nan_to_num) and save the image again")
         a = np.nan_to_num(arr.astype(np.float32))
         lo, hi = float(a.min()), float(a.max())
         if lo >= 0.0 and hi <= 1.0:
@@ -116,6 +140,27 @@ def _colour_bit_depth(img, path: Path) -> int:
     return 8
 
 
+def _orientation(img) -> Optional[int]:
+    try:
+        value = img.getexif().get(0x0112)
+    except Exception:  # an unreadable EXIF block is no orientation
+        return None
+    return int(value) if isinstance(value, int) else None
+
+
+def _check_decoded(img, orientation: Optional[int], size_before: Tuple[int, int]) -> None:
+    """Pillow applies a TIFF's orientation while decoding; for gray TIFFs with orientation 5-8 it rotates the
+    pixels but not the size (the image comes back scrambled): refuse instead of returning it."""
+    if orientation in (None, 1):
+        return
+    arr_hw = np.asarray(img).shape[:2]
+    if img.size != size_before or arr_hw != img.size[::-1]:
+        raise ValueError(f"EXIF orientation {orientation} on a {img.mode} {img.format} image: Pillow decoded "
+                         f"{img.size[0]}x{img.size[1]} pixels (array {arr_hw[1]}x{arr_hw[0]}) for a "
+                         f"{size_before[0]}x{size_before[1]} image, so they would be scrambled; save the image "
+                         "with the rotation applied to the pixels and no orientation tag")
+
+
 def read_image(path: PathLike) -> np.ndarray:
     """Decode ``path`` into H x W x 3 uint8 RGB (conversions: module doc); raises :class:`ImageReadError`."""
     from PIL import Image, ImageOps, UnidentifiedImageError
@@ -123,7 +168,9 @@ def read_image(path: PathLike) -> np.ndarray:
     path = Path(path)
     try:
         with Image.open(path) as img:
+            orientation, size_before = _orientation(img), img.size
             img.load()  # decode now: a truncated file fails here, not later
+            _check_decoded(img, orientation, size_before)
             if img.mode in ("RGB", "RGBA") and _colour_bit_depth(img, path) == 16:
                 return to_rgb_uint8(_read_with_opencv(path))  # Pillow would keep only the high byte of 16-bit RGB
             img = ImageOps.exif_transpose(img)

@@ -13,7 +13,7 @@ import torch
 
 from .common import InferenceReport, progress, resolve_device
 from .io import ImageReadError, list_images, read_image
-from .outputs import check_writable, output_name, write_csv, write_json
+from .outputs import RunDir, mask_png, output_name
 
 __all__ = ["MMPredictor", "FolderRun"]
 
@@ -98,27 +98,32 @@ class MMPredictor:
 
 class FolderRun:
     """One ``<task>_folder`` run: inputs listed once, an output name per input (``<rel>`` mirrors the input tree),
-    the output files checked before any work, images read in batches (unreadable ones reported and skipped)."""
+    the output folder checked before any work (:class:`~visionssm.infer.outputs.RunDir`: ``overwrite`` /
+    ``resume``), images read in batches (unreadable ones reported and skipped), each finished batch logged."""
 
     def __init__(self, task: str, inputs: Union[str, Path], out_dir: Union[str, Path], *, recursive: bool,
-                 save_overlays: bool, overwrite: bool, extra_targets: Sequence[str] = ()):
-        self.root, self.files = list_images(inputs, recursive=recursive)
-        self.out_dir = Path(out_dir)
+                 save_overlays: bool, overwrite: bool, extra_targets: Sequence[str] = (), resume: bool = False):
+        links: List = []
+        self.root, self.files = list_images(inputs, recursive=recursive, skipped=links)
         taken: set = set()
         self.rels = [output_name(f.relative_to(self.root), ".png", taken) for f in self.files]
-        targets = [self.out_dir / "predictions.json", self.out_dir / "predictions.csv"]
-        targets += [self.out_dir / sub / r for sub in extra_targets for r in self.rels]
-        if save_overlays:
-            targets += [self.out_dir / "overlays" / r for r in self.rels]
-        check_writable(targets, overwrite)
+        subs = list(extra_targets) + (["overlays"] if save_overlays else [])
+        self.run = RunDir(out_dir, [Path(sub) / r for sub in subs for r in self.rels], overwrite=overwrite,
+                          resume=resume, summaries=("predictions.json", "predictions.csv"))
+        self.out_dir = self.run.out_dir
         self.report = InferenceReport(task, num_inputs=len(self.files))
+        for path, reason in links:
+            self.report.fail(path, reason)
+        self.todo = [i for i in range(len(self.files)) if self.path(i) not in self.run.done]
+        self.report.num_resumed = len(self.files) - len(self.todo)
         self.records: List[Dict[str, Any]] = []
 
     def batches(self, batch_size: int, desc: str, show_progress: bool) -> Iterator[Tuple[List[int], List[np.ndarray]]]:
-        """(input indices, RGB images) per batch of readable inputs; ``report.num_predicted`` follows ``records``."""
-        with progress(len(self.files), desc, show_progress) as bar:
-            for start in range(0, len(self.files), batch_size):
-                chunk = list(range(start, min(start + batch_size, len(self.files))))
+        """(input indices, RGB images) per batch of readable inputs not done yet; after the caller has added the
+        batch's ``records`` (each listing its ``files``), they are logged and ``report.num_predicted`` follows."""
+        with progress(len(self.todo), desc, show_progress) as bar:
+            for start in range(0, len(self.todo), batch_size):
+                chunk = self.todo[start:start + batch_size]
                 imgs, ok = [], []
                 for i in chunk:
                     try:
@@ -126,25 +131,37 @@ class FolderRun:
                         ok.append(i)
                     except ImageReadError as e:
                         self.report.fail(self.files[i], e.reason)
+                logged = len(self.records)
                 if imgs:
                     yield ok, imgs
+                self.run.append(self.records[logged:])
                 self.report.num_predicted = len(self.records)
                 bar.update(len(chunk))
 
     def path(self, i: int) -> str:
         return self.files[i].relative_to(self.root).as_posix()
 
-    def save_overlay(self, i: int, image) -> None:
-        """Saves a PIL image as ``overlays/<rel>.png``."""
-        ov = self.out_dir / "overlays" / self.rels[i]
-        ov.parent.mkdir(parents=True, exist_ok=True)
-        image.save(ov)
-        self.report.written.append(str(ov))
+    def save_mask(self, i: int, labels: np.ndarray) -> str:
+        """``masks/<rel>.png`` (class ids); returns its path relative to the output folder."""
+        rel = (Path("masks") / self.rels[i]).as_posix()
+        self.report.written.append(self.run.save(rel, lambda tmp: mask_png(tmp, labels)))
+        return rel
 
-    def write(self, names: List[str], rows: List[Dict[str, Any]], columns: List[str]) -> InferenceReport:
-        """``predictions.json`` (the report, class names and ``records``) and ``predictions.csv`` (``rows``)."""
-        write_json(self.out_dir / "predictions.json",
-                   {**self.report.as_dict(), "classes": names, "predictions": self.records})
-        write_csv(self.out_dir / "predictions.csv", rows, columns)
-        self.report.written += [str(self.out_dir / "predictions.json"), str(self.out_dir / "predictions.csv")]
+    def save_overlay(self, i: int, image) -> str:
+        """Saves a PIL image as ``overlays/<rel>.png``; returns its path relative to the output folder."""
+        rel = (Path("overlays") / self.rels[i]).as_posix()
+        self.report.written.append(self.run.save(rel, image.save))
+        return rel
+
+    def write(self, names: List[str], rows_of: Callable[[List[Dict[str, Any]]], List[Dict[str, Any]]],
+              columns: List[str]) -> InferenceReport:
+        """``predictions.json`` (the report, class names and every record, this run's and resumed ones) and
+        ``predictions.csv`` (``rows_of(records)``)."""
+        new = {r["path"]: r for r in self.records}
+        records = [new.get(p) or self.run.done[p] for p in map(self.path, range(len(self.files)))
+                   if p in new or p in self.run.done]
+        self.report.written += [
+            self.run.write_json("predictions.json", {**self.report.as_dict(), "classes": names,
+                                                     "predictions": records}),
+            self.run.write_csv("predictions.csv", rows_of(records), columns)]
         return self.report

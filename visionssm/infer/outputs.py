@@ -1,36 +1,148 @@
-"""Writing inference results: no-overwrite guard, JSON/CSV, label masks as PNG, COCO RLE, overlays, contact sheets."""
+"""Writing inference results: the run folder (checked first, predictions appended per batch, files replaced
+atomically, ``--overwrite``/``--resume``), JSON/CSV, label masks as PNG, COCO RLE, overlays, contact sheets."""
 import csv
 import json
 import os
+import time
 from pathlib import Path
-from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["check_writable", "contact_sheet", "draw_detections", "encode_rle", "mask_png", "output_name",
-           "overlay_mask", "palette_for", "write_csv", "write_json"]
+__all__ = ["LOG_NAME", "RunDir", "check_writable", "class_name", "contact_sheet", "csv_safe", "draw_detections", "encode_rle",
+           "ensure_writable", "mask_png", "output_name", "overlay_mask", "palette_for", "write_csv", "write_json"]
+
+LOG_NAME = "predictions.jsonl"
+PARTIAL = ".partial-"  # prefix of a file being written; renamed onto its real name when complete
+SLEEP_ENV = "VISIONSSM_INFER_SLEEP_PER_BATCH"  # seconds to pause after each logged batch (interruption tests)
 
 
-def check_writable(paths: Iterable[os.PathLike], overwrite: bool) -> None:
+def check_writable(paths: Iterable[os.PathLike], overwrite: bool, resume_hint: bool = False) -> None:
     """Refuse to replace existing outputs unless ``overwrite``: checked before any work is done."""
     if overwrite:
         return
     existing = [str(p) for p in paths if Path(p).exists()]
     if existing:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        resume = ", --resume to finish an interrupted run" if resume_hint else ""
         raise FileExistsError(f"output {existing[0]} already exists{more}; pass --overwrite (overwrite=True) to "
-                              "replace it, or choose another --out-dir")
+                              f"replace it{resume}, or choose another --out-dir")
+
+
+def ensure_writable(out_dir: os.PathLike) -> Path:
+    """Create ``out_dir`` and prove a file can be written there, before any model is run."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f"{PARTIAL}write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise PermissionError(f"output folder {out} is not writable ({e.strerror or e}); fix its permissions or "
+                              "choose another --out-dir") from None
+    return out
 
 
 def output_name(relative: Path, suffix: str = ".png", taken: Optional[set] = None) -> Path:
-    """``a/b/cat.jpg`` → ``a/b/cat.png``; when ``cat.png`` is already ``taken`` (a ``cat.png`` input beside
-    ``cat.jpg``) the extension is kept in the name, ``cat_jpg.png``, so no two inputs share an output."""
-    name = relative.with_suffix(suffix)
+    """``a/b/cat.jpg`` → ``a/b/cat.png``; when that is already ``taken`` (``cat.jpg`` came first and this is
+    ``cat.png``) the extension is kept in the name, ``cat_png.png`` (then ``_2``, ...), so no two inputs share an
+    output."""
+    relative = Path(relative)
+    name = relative.with_name(relative.stem + suffix) if relative.suffix else relative.with_name(relative.name + suffix)
     if taken is not None:
-        if name in taken:
-            name = relative.with_name(f"{relative.stem}_{relative.suffix.lstrip('.')}{suffix}")
+        base, k = relative.with_name(f"{relative.stem}_{relative.suffix.lstrip('.')}"), 1
+        while name in taken:
+            name = base.with_name(base.name + (f"_{k}" if k > 1 else "") + suffix)
+            k += 1
         taken.add(name)
     return name
+
+
+def _atomic(dest: Path, write: Callable[[Path], None]) -> None:
+    """``write(tmp)`` then rename onto ``dest``: ``dest`` is either the old file or the complete new one."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(PARTIAL + dest.name)  # same folder and extension: the rename is atomic, savers see the type
+    try:
+        write(tmp)
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def read_log(path: os.PathLike) -> List[Dict[str, Any]]:
+    """Records of ``predictions.jsonl``; a last line cut short by a killed process is ignored."""
+    out = []
+    p = Path(path)
+    if not p.is_file():
+        return out
+    for line in p.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict) and "path" in rec:
+            out.append(rec)
+    return out
+
+
+class RunDir:
+    """The output folder of one run.
+
+    Checked before any work: writable, and no earlier outputs unless ``overwrite`` (then the earlier run's files,
+    found through its ``predictions.jsonl``, and every planned output are removed first, so old and new results
+    never mix) or ``resume`` (then the inputs already in ``predictions.jsonl`` are :attr:`done` and skipped).
+    Per-input files are written to a temporary name and renamed; each finished batch is appended to
+    ``predictions.jsonl`` (one record per input, listing its ``files``), so an interrupted run keeps what it
+    finished; the summaries are written at the end, atomically.
+    """
+
+    def __init__(self, out_dir: os.PathLike, planned: Iterable[os.PathLike] = (), *, overwrite: bool = False,
+                 resume: bool = False, summaries: Sequence[str] = ("predictions.json",)):
+        if overwrite and resume:
+            raise ValueError("--overwrite starts over and --resume continues: pass one of them")
+        self.out_dir = ensure_writable(out_dir)
+        self.log = self.out_dir / LOG_NAME
+        self.summaries = tuple(summaries)
+        planned = [self.out_dir / p for p in planned]
+        self.done: Dict[str, Dict[str, Any]] = {}
+        if resume:
+            self.done = {r["path"]: r for r in read_log(self.log)}
+        elif overwrite:
+            old = [self.out_dir / f for r in read_log(self.log) for f in r.get("files", ())]
+            for p in old + planned + [self.out_dir / s for s in self.summaries] + [self.log]:
+                if p.is_file() or p.is_symlink():
+                    p.unlink()
+        else:
+            check_writable([self.log] + [self.out_dir / s for s in self.summaries] + planned, False, True)
+        self._sleep = float(os.environ.get(SLEEP_ENV, "0") or 0)
+
+    def save(self, rel: os.PathLike, write: Callable[[Path], None]) -> str:
+        """Write ``out_dir/rel`` through ``write(tmp_path)`` and an atomic rename; returns the path."""
+        dest = self.out_dir / rel
+        _atomic(dest, write)
+        return str(dest)
+
+    def append(self, records: Sequence[Dict[str, Any]]) -> None:
+        """Log finished inputs (after their files are complete): one JSON line each, flushed to disk."""
+        if records:
+            text = "".join(json.dumps(_jsonable(r)) + "\n" for r in records)
+            with open(self.log, "a+b") as f:
+                if f.tell():
+                    f.seek(-1, os.SEEK_END)
+                    if f.read(1) != b"\n":  # a line cut short by a killed run
+                        text = "\n" + text
+                f.write(text.encode())
+                f.flush()
+                os.fsync(f.fileno())
+        if self._sleep:
+            time.sleep(self._sleep)
+
+    def write_json(self, name: str, obj: Any) -> str:
+        return self.save(name, lambda tmp: write_json(tmp, obj))
+
+    def write_csv(self, name: str, rows: Sequence[Dict[str, Any]], fieldnames: Sequence[str]) -> str:
+        return self.save(name, lambda tmp: write_csv(tmp, rows, fieldnames))
 
 
 def _jsonable(obj: Any) -> Any:
@@ -54,13 +166,25 @@ def write_json(path: os.PathLike, obj: Any) -> None:
         f.write("\n")
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula (``=HYPERLINK(...)``, ``+``, ``-``, ``@``, tab, CR
+    first) gets a leading ``'``, which spreadsheets show as text; numbers are left alone."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def write_csv(path: os.PathLike, rows: Sequence[Dict[str, Any]], fieldnames: Sequence[str]) -> None:
+    """CSV with formula-like text cells neutralised (:func:`csv_safe`)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(fieldnames), extrasaction="ignore")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: _jsonable(v) for k, v in row.items()})
+            writer.writerow({k: csv_safe(_jsonable(v)) for k, v in row.items()})
 
 
 def encode_rle(mask: np.ndarray) -> Dict[str, Any]:
@@ -118,24 +242,25 @@ def draw_detections(image: np.ndarray, boxes: np.ndarray, labels: Sequence[int],
         c = tuple(int(v) for v in colours[lab % len(colours)])
         x1, y1, x2, y2 = (float(v) for v in box)
         draw.rectangle([x1, y1, x2, y2], outline=c, width=2)
-        draw.text((x1 + 2, max(y1 - 11, 0)), f"{_name(class_names, lab)} {score:.2f}", fill=c)
+        draw.text((x1 + 2, max(y1 - 11, 0)), f"{class_name(class_names, lab)} {score:.2f}", fill=c)
     return pil
 
 
-def _name(class_names: Sequence[str], label: int) -> str:
+def class_name(class_names: Sequence[str], label: int) -> str:
+    """The label's name, or the id as text when the model has more classes than names."""
     return class_names[label] if 0 <= label < len(class_names) else str(label)
 
 
 def contact_sheet(images: Sequence[np.ndarray], captions: Sequence[str], cell: int = 96, cols: Optional[int] = None,
                   caption_colours: Optional[Sequence[Tuple[int, int, int]]] = None):
     """A grid of thumbnails (each fitted into ``cell`` x ``cell``, nearest-neighbour so tiny images stay crisp)
-    with a caption line under each; returns a PIL image."""
+    with its caption under it (``\n`` separates caption lines); returns a PIL image."""
     from PIL import Image, ImageDraw
 
     n = len(images)
     cols = cols or max(1, int(np.ceil(np.sqrt(n))))
     rows = max(1, int(np.ceil(n / cols)))
-    text_h = 14
+    text_h = 2 + 13 * max([c.count("\n") + 1 for c in captions] or [1])
     sheet = Image.new("RGB", (cols * cell, rows * (cell + text_h)), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
     for i, (img, cap) in enumerate(zip(images, captions)):
@@ -149,6 +274,6 @@ def contact_sheet(images: Sequence[np.ndarray], captions: Sequence[str], cell: i
         y0 = r * (cell + text_h) + (cell - size[1]) // 2
         sheet.paste(thumb, (x0, y0))
         colour = caption_colours[i] if caption_colours is not None else (0, 0, 0)
-        draw.text((c * cell + 3, r * (cell + text_h) + cell + 1), cap, fill=colour)
+        draw.multiline_text((c * cell + 3, r * (cell + text_h) + cell + 1), cap, fill=colour, spacing=1)
     return sheet
 

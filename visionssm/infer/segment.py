@@ -9,7 +9,7 @@ import numpy as np
 
 from .common import InferenceReport
 from .mm_runner import FolderRun, MMPredictor
-from .outputs import mask_png, overlay_mask, palette_for
+from .outputs import class_name, overlay_mask, palette_for
 
 __all__ = ["Segmenter", "segment_folder"]
 
@@ -24,34 +24,29 @@ class Segmenter(MMPredictor):
 
 
 def segment_folder(segmenter: Segmenter, inputs: Union[str, Path], out_dir: Union[str, Path], *, batch_size: int = 1,
-                   overwrite: bool = False, recursive: bool = True, save_overlays: bool = True, alpha: float = 0.5,
-                   show_progress: bool = True) -> InferenceReport:
+                   overwrite: bool = False, resume: bool = False, recursive: bool = True, save_overlays: bool = True,
+                   alpha: float = 0.5, show_progress: bool = True) -> InferenceReport:
     """Writes ``masks/<rel>.png`` (class ids; 16-bit above 255 classes), ``overlays/<rel>.png`` (palette blend),
     ``predictions.json`` (per image: mask path, size, pixel share per class present) and ``predictions.csv``
-    (one row per image and class present). ``<rel>`` mirrors the input folder tree."""
+    (one row per image and class present), and ``predictions.jsonl`` per batch (``resume`` continues from it).
+    ``<rel>`` mirrors the input folder tree."""
     run = FolderRun("semantic segmentation", inputs, out_dir, recursive=recursive, save_overlays=save_overlays,
-                    overwrite=overwrite, extra_targets=("masks",))
+                    overwrite=overwrite, extra_targets=("masks",), resume=resume)
     names = segmenter.class_names
     colours = palette_for(max(len(names), 1), segmenter.palette)
     for idx, imgs in run.batches(batch_size, "segment", show_progress):
         for i, img, labels in zip(idx, imgs, segmenter.predict_masks(imgs)):
-            mask_path = run.out_dir / "masks" / run.rels[i]
-            mask_png(mask_path, labels)
-            run.report.written.append(str(mask_path))
+            files = [run.save_mask(i, labels)]
             if save_overlays:
                 from PIL import Image
 
-                run.save_overlay(i, Image.fromarray(overlay_mask(img, labels, colours, alpha)))
+                files.append(run.save_overlay(i, Image.fromarray(overlay_mask(img, labels, colours, alpha))))
             ids, counts = np.unique(labels, return_counts=True)
             run.records.append({
-                "path": run.path(i), "mask": (Path("masks") / run.rels[i]).as_posix(),
+                "path": run.path(i), "mask": files[0], "files": files,
                 "height": int(labels.shape[0]), "width": int(labels.shape[1]),
-                "classes": [{"label": int(c), "name": _name(names, int(c)),
+                "classes": [{"label": int(c), "name": class_name(names, int(c)),
                              "fraction": round(float(n) / labels.size, 6)} for c, n in zip(ids, counts)]})
     run.report.finish()
-    rows = [{"path": r["path"], "mask": r["mask"], **c} for r in run.records for c in r["classes"]]
-    return run.write(names, rows, ["path", "mask", "label", "name", "fraction"])
-
-
-def _name(names, label: int) -> str:
-    return names[label] if 0 <= label < len(names) else str(label)
+    return run.write(names, lambda recs: [{"path": r["path"], "mask": r["mask"], **c} for r in recs for c in r["classes"]],
+                     ["path", "mask", "label", "name", "fraction"])
