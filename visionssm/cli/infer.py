@@ -222,10 +222,12 @@ def _medical(args, device):
 def main(argv: Optional[List[str]] = None, prog: str = "visionssm infer"):
     """Runs the command; exit code 2 for a usage / output-folder problem, 1 when no input could be read,
     130 when interrupted (the finished predictions stay in ``--out-dir``; ``--resume`` completes them)."""
+    from visionssm.convert import CheckpointError
+
     args = build_parser(prog).parse_args(argv)
     try:
         report = run(args)
-    except (FileExistsError, FileNotFoundError, PermissionError) as e:
+    except (FileExistsError, FileNotFoundError, PermissionError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
