@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from visionssm.kernels import selective_scan
-from visionssm.scans import ScanStrategy, build_scan
+from visionssm.scans import ScanStrategy, get_scan
 from visionssm.scans.bidirectional import token_sequence_orders
 
 from .ssm import DirectionalSSM, resolve_dt_rank
@@ -23,9 +23,6 @@ from .ssm import DirectionalSSM, resolve_dt_rank
 
 def check_permutation_scan(strategy: ScanStrategy) -> ScanStrategy:
     """A sequence mixer can only use strategies that are pure token permutations of one grid."""
-    if strategy.kind != "scan":
-        raise ValueError(f"scan {strategy.scan_name!r} is a {strategy.kind!r}, not a token order; a Mamba sequence "
-                         f"mixer needs a permutation scan such as 'bidirectional' or 'cross'.")
     cls = type(strategy)
     if cls.scan is not ScanStrategy.scan or cls.merge is not ScanStrategy.merge or cls.forward is not ScanStrategy.forward:
         raise ValueError(f"scan {strategy.scan_name!r} does more than permute tokens (it overrides scan/merge/forward), "
@@ -57,7 +54,7 @@ class MambaSequenceMixer(nn.Module):
             backend: str = "auto",
     ):
         super().__init__()
-        self.scan = check_permutation_scan(build_scan(scan))
+        self.scan = check_permutation_scan(get_scan(scan))
         K = self.num_directions = self.scan.num_directions
         self.d_inner = d_inner = int(expand * dim)
         self.d_conv = d_conv

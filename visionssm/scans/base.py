@@ -4,10 +4,13 @@ A strategy turns a (B, C, H, W) map into K token sequences, lets a per-direction
 them, and merges the K outputs back into (B, C, H, W). Permutation strategies only describe their
 orders (``build_orders``); gathering and merging are shared here and never loop over tokens.
 """
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:  # the layer package imports this one
+    from visionssm.layers.ssm import DirectionalSSM
 
 
 class _OrderIndex(NamedTuple):
@@ -31,9 +34,12 @@ class ScanStrategy(nn.Module):
     """
 
     scan_name = "base"
-    kind = "scan"  # "scan": orders tokens for DirectionalSSM; "mixer": a whole token mixer (non-causal SSD)
     num_directions = 1
     merge_mode = "sum"
+    # hooks a layer honours when built with ``strategy_hooks=True`` (SS2D): pass the pre-conv activation as
+    # ``raw`` / pass the layer's out-norm as ``norm`` and let the strategy apply it (then the layer does not)
+    wants_raw_input = False
+    applies_out_norm = False
 
     def __init__(self):
         super().__init__()
@@ -139,8 +145,13 @@ class ScanStrategy(nn.Module):
         inverse = idx.inverse[None, :, None, :].expand(*y.shape[:3], idx.inverse.shape[1])
         return torch.gather(y, 3, inverse)  # take_along_dim also wraps negative indices: 3.7x slower on CPU
 
-    def forward(self, x: torch.Tensor, ssm: nn.Module) -> torch.Tensor:
-        """Run ``ssm`` (a ``DirectionalSSM`` with K = ``num_directions``) along this strategy's orders."""
+    def forward(self, x: torch.Tensor, ssm: "DirectionalSSM", raw: Optional[torch.Tensor] = None,
+                norm: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> torch.Tensor:
+        """Run ``ssm`` (a ``DirectionalSSM`` with K = ``num_directions``) along this strategy's orders.
+
+        ``raw`` (the layer's pre-conv activation) and ``norm`` (its out-norm) are only passed to strategies that
+        set ``wants_raw_input`` / ``applies_out_norm``; the others ignore them.
+        """
         H, W = x.shape[-2:]
         return self.merge(ssm(self.scan(x)), H, W)
 
