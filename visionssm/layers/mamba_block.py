@@ -12,10 +12,12 @@ from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
+from timm.layers import register_notrace_module
 from torch import nn
 
 from visionssm.kernels import selective_scan
 from visionssm.scans import ScanStrategy, get_scan
+from visionssm.scans.base import index_constant
 from visionssm.scans.bidirectional import token_sequence_orders
 
 from .ssm import DirectionalSSM, resolve_dt_rank
@@ -31,6 +33,7 @@ def check_permutation_scan(strategy: ScanStrategy) -> ScanStrategy:
     return strategy
 
 
+@register_notrace_module  # a leaf for torch.fx: its cached indices need concrete grid and sequence sizes
 class MambaSequenceMixer(nn.Module):
     """Mamba mixer over (B, T, C) tokens with one parameter set per scan direction (Vim's bimamba v2).
 
@@ -67,6 +70,7 @@ class MambaSequenceMixer(nn.Module):
         self.out_proj = nn.Linear(d_inner, dim, bias=bias)
         self._index_cache: Dict[tuple, tuple] = {}
 
+    @index_constant
     def _index(self, H: int, W: int, T: int, extra_position: Optional[int], device):
         """Orders, gather/scatter indices and merge scale for one grid, built once (no per-call device syncs)."""
         key = (H, W, T, extra_position, str(device))

@@ -13,11 +13,13 @@ so it is not in the scan registry; ``ncssd_mixer`` accepts the name ``"ncssd"`` 
 from typing import Optional, Union
 
 import torch
+from timm.layers import register_notrace_module
 from torch import nn
 
 NCSSD_NAME = "ncssd"
 
 
+@register_notrace_module  # a leaf for torch.fx: it branches on the key/query layout
 class NonCausalSSD(nn.Module):
     """Non-causal SSD in matrix form (no parameters: the calling layer owns dt, A, B, C, D).
 

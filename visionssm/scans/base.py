@@ -3,14 +3,48 @@
 A strategy turns a (B, C, H, W) map into K token sequences, lets a per-direction selective SSM run on
 them, and merges the K outputs back into (B, C, H, W). Permutation strategies only describe their
 orders (``build_orders``); gathering and merging are shared here and never loop over tokens.
+
+Index tensors depend only on (H, W, device), Python ints: ``index_constant`` builders run eagerly even while
+torch.compile / torch.export trace the caller, so a traced graph holds them as constants (no graph breaks,
+no data-dependent ops, nothing fake stored in the caches).
 """
-from typing import TYPE_CHECKING, Callable, Dict, List, NamedTuple, Optional, Tuple
+import contextlib
+import functools
+from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple, TypeVar
 
 import torch
+from timm.layers import register_notrace_module
 from torch import nn
 
 if TYPE_CHECKING:  # the layer package imports this one
     from visionssm.layers.ssm import DirectionalSSM
+
+_F = TypeVar("_F", bound=Callable)
+
+
+@contextlib.contextmanager
+def _eager_tensors() -> Iterator[None]:
+    """Plain eager tensors inside a fake-tensor / proxy trace (non-strict torch.export): index tensors built
+    here are real, so the cache never holds a traced tensor and the export lifts them as constants."""
+    try:
+        from torch._subclasses.fake_tensor import unset_fake_temporarily
+        from torch.fx.experimental.proxy_tensor import disable_proxy_modes_tracing
+    except ImportError:  # older torch: no such tracing modes to leave
+        yield
+        return
+    with unset_fake_temporarily(), disable_proxy_modes_tracing():
+        yield
+
+
+def index_constant(fn: _F) -> _F:
+    """Mark a cached index builder whose result depends only on its Python arguments (grid size, device,
+    the strategy's configuration): traced callers get the eager result as a constant."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with _eager_tensors():
+            return fn(*args, **kwargs)
+    assume_constant = getattr(torch.compiler, "assume_constant_result", None)
+    return assume_constant(wrapper) if assume_constant is not None else wrapper
 
 
 class _OrderIndex(NamedTuple):
@@ -22,6 +56,7 @@ class _OrderIndex(NamedTuple):
     has_padding: bool
 
 
+@register_notrace_module  # a leaf for torch.fx (timm's feature extraction): its index work needs concrete H, W
 class ScanStrategy(nn.Module):
     """A token-ordering strategy.
 
@@ -51,6 +86,7 @@ class ScanStrategy(nn.Module):
         """LongTensor (K, L_k) of raster indices h·W + w visited at each step; -1 marks padding."""
         raise NotImplementedError(f"{type(self).__name__} must implement build_orders(H, W)")
 
+    @index_constant
     def token_orders(self, H: int, W: int, device=None) -> torch.Tensor:
         """Cached ``build_orders`` on ``device``: built once per (H, W, device)."""
         device = torch.device(device or "cpu")
@@ -78,6 +114,7 @@ class ScanStrategy(nn.Module):
         """Channels per direction the layer must build its ``DirectionalSSM`` with (multi-head scans split them)."""
         return d_inner
 
+    @index_constant
     def _index(self, H: int, W: int, device) -> _OrderIndex:
         device = torch.device(device or "cpu")
         key = (H, W, str(device))

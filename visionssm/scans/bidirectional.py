@@ -12,7 +12,7 @@ from typing import Optional
 
 import torch
 
-from .base import ScanStrategy
+from .base import ScanStrategy, index_constant
 from .orders import raster
 from .registry import register_scan
 
@@ -66,6 +66,7 @@ class BidirectionalScan(ScanStrategy):
         return torch.stack([forward, forward.flip(0)])
 
 
+@index_constant
 def token_sequence_orders(strategy: ScanStrategy, H: int, W: int, extra_position: Optional[int] = None,
                           device=None) -> torch.Tensor:
     """Cached :func:`sequence_orders` of any permutation strategy (built once per grid, position, device)."""
