@@ -17,7 +17,7 @@ from torch import nn
 
 from visionssm.kernels import selective_scan
 from visionssm.scans import ScanStrategy, get_scan
-from visionssm.scans.base import index_constant
+from visionssm.scans.base import index_constant, store_index
 from visionssm.scans.bidirectional import token_sequence_orders
 
 from .ssm import DirectionalSSM, resolve_dt_rank
@@ -87,7 +87,7 @@ class MambaSequenceMixer(nn.Module):
             else:  # "scatter": a token visited by several directions (the class token) is averaged
                 counts = torch.bincount(orders[orders >= 0].flatten(), minlength=T).clamp(min=1)
                 scale = 1.0 / counts.float()
-            cached = self._index_cache[key] = (orders.shape[1], has_padding, index, scale)
+            cached = store_index(self._index_cache, key, (orders.shape[1], has_padding, index, scale))
         return cached
 
     def forward(self, x: torch.Tensor, grid: Tuple[int, int], extra_position: Optional[int] = None) -> torch.Tensor:

@@ -36,6 +36,15 @@ def _eager_tensors() -> Iterator[None]:
         yield
 
 
+def store_index(cache: dict, key, value):
+    """``cache[key] = value``, except while torch.export traces (it treats new module state as an error in the
+    making; the traced program holds the value as a constant anyway). Returns ``value``."""
+    is_exporting = getattr(torch.compiler, "is_exporting", None)
+    if is_exporting is None or not is_exporting():
+        cache[key] = value
+    return value
+
+
 def index_constant(fn: _F) -> _F:
     """Mark a cached index builder whose result depends only on its Python arguments (grid size, device,
     the strategy's configuration): traced callers get the eager result as a constant."""
@@ -93,8 +102,7 @@ class ScanStrategy(nn.Module):
         key = (H, W, str(device))
         orders = self._order_cache.get(key)
         if orders is None:
-            orders = self.build_orders(H, W).to(device=device, dtype=torch.long)
-            self._order_cache[key] = orders
+            orders = store_index(self._order_cache, key, self.build_orders(H, W).to(device=device, dtype=torch.long))
         return orders
 
     def segment_lengths(self, H: int, W: int) -> Optional[List[int]]:
@@ -130,7 +138,7 @@ class ScanStrategy(nn.Module):
             rows = torch.arange(K).unsqueeze(1).expand(K, L)
             inverse[rows[valid], cpu[valid]] = steps[valid]
             idx = _OrderIndex(orders, gather.reshape(-1).to(device), inverse.to(device), bool((~valid).any()))
-            self._index_cache[key] = idx
+            store_index(self._index_cache, key, idx)
         return idx
 
     # -- gather / merge -------------------------------------------------------------------------
