@@ -22,16 +22,24 @@ if TYPE_CHECKING:  # the layer package imports this one
 _F = TypeVar("_F", bound=Callable)
 
 
+# dispatch modes a non-strict torch.export / make_fx trace runs under (fake tensors, proxies)
+_TRACING_MODES = tuple(getattr(getattr(torch._C, "_TorchDispatchModeKey", None), name)
+                       for name in ("FAKE", "PROXY") if hasattr(getattr(torch._C, "_TorchDispatchModeKey", None), name))
+
+
+def _tracing_modes_active() -> bool:
+    """Whether a fake-tensor or proxy dispatch mode is on: cheap enough to ask on every call, unlike entering
+    the contexts that leave them."""
+    get_mode = torch._C._get_dispatch_mode
+    return any(get_mode(key) is not None for key in _TRACING_MODES)
+
+
 @contextlib.contextmanager
 def _eager_tensors() -> Iterator[None]:
     """Plain eager tensors inside a fake-tensor / proxy trace (non-strict torch.export): index tensors built
     here are real, so the cache never holds a traced tensor and the export lifts them as constants."""
-    try:
-        from torch._subclasses.fake_tensor import unset_fake_temporarily
-        from torch.fx.experimental.proxy_tensor import disable_proxy_modes_tracing
-    except ImportError:  # older torch: no such tracing modes to leave
-        yield
-        return
+    from torch._subclasses.fake_tensor import unset_fake_temporarily
+    from torch.fx.experimental.proxy_tensor import disable_proxy_modes_tracing
     with unset_fake_temporarily(), disable_proxy_modes_tracing():
         yield
 
@@ -50,6 +58,8 @@ def index_constant(fn: _F) -> _F:
     the strategy's configuration): traced callers get the eager result as a constant."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        if not _tracing_modes_active():
+            return fn(*args, **kwargs)
         with _eager_tensors():
             return fn(*args, **kwargs)
     assume_constant = getattr(torch.compiler, "assume_constant_result", None)
