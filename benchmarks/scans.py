@@ -13,7 +13,6 @@ Examples:
     python benchmarks/scans.py --sizes 28 14 --dims 96 --repeat 3 --device cpu
 """
 import argparse
-import inspect
 import statistics
 import sys
 import time
@@ -22,19 +21,16 @@ from typing import Dict, List
 import torch
 
 from visionssm.layers.ss2d import SS2D
-from visionssm.scans import get_scan_class, list_scans
+from visionssm.scans import list_scans
 
 
 def layer_scans() -> List[str]:
-    """Strategies SS2D accepts (kind "scan"); whole mixers such as ``ncssd`` do not plug into SS2D."""
-    return [name for name in list_scans() if get_scan_class(name).kind == "scan"]
+    """Every registered strategy (all plug into SS2D)."""
+    return list_scans()
 
 
 def build_layer(name: str, dim: int, d_state: int, ssm_ratio: float, backend: str) -> SS2D:
-    params = inspect.signature(get_scan_class(name).__init__).parameters
-    scan_kwargs = {"d_inner": int(ssm_ratio * dim)} if "d_inner" in params else None
-    return SS2D(dim, scan=name, d_state=d_state, ssm_ratio=ssm_ratio, channels_first=True, backend=backend,
-                scan_kwargs=scan_kwargs)
+    return SS2D(dim, scan=name, d_state=d_state, ssm_ratio=ssm_ratio, channels_first=True, backend=backend)
 
 
 def count_flops(layer: SS2D, x: torch.Tensor) -> int:

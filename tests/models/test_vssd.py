@@ -1,4 +1,4 @@
-"""VSSD: official parity (logits and stage features), any input size, timm API, NC-SSD from the registry."""
+"""VSSD: official parity (logits and stage features), any input size, timm API, the NC-SSD mixer."""
 import pytest
 import timm
 import torch
@@ -6,9 +6,9 @@ import torch
 import visionssm  # noqa: F401  (registers the models)
 from visionssm.convert import from_official
 from visionssm.convert.vssd import kwargs_from_official
+from visionssm.layers.ncssd import NonCausalSSD
 from visionssm.models import vssd
 from visionssm.models.published import PARAM_COUNTS
-from visionssm.scans.ncssd import NonCausalSSD
 
 from ._fixture_parity import full_size_millions, official_fixture, pretrained_from_file
 
@@ -36,7 +36,7 @@ def test_timm_pretrained_file_route(official):
         assert torch.allclose(model(x), logits, atol=1e-4, rtol=1e-4)
 
 
-def test_mixer_is_ncssd_from_registry(official):
+def test_mixer_is_ncssd(official):
     mixer = official[1].stages[0].blocks[0].mixer
     assert isinstance(mixer.op, NonCausalSSD) and mixer.op.positive_dA
     with pytest.raises(ValueError, match="'mixer'"):

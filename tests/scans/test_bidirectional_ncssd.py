@@ -4,14 +4,15 @@ import torch
 
 from visionssm.kernels import selective_scan
 from visionssm.layers.mamba_block import MambaSequenceMixer
+from visionssm.layers.ncssd import NonCausalSSD, ncssd_mixer
 from visionssm.scans import build_scan, list_scans
 from visionssm.scans.bidirectional import sequence_orders, token_sequence_orders
 
 
 def test_registered():
-    assert {"bidirectional", "ncssd"} <= set(list_scans())
-    assert build_scan("bidirectional").kind == "scan"
-    assert build_scan("ncssd").kind == "mixer"
+    assert "bidirectional" in list_scans() and "ncssd" not in list_scans()
+    with pytest.raises(ValueError, match="token mixer, not a scan order.*visionssm.layers.ncssd"):
+        build_scan("ncssd")
 
 
 @pytest.mark.parametrize("H,W", [(4, 6), (5, 7), (1, 5)])
@@ -115,7 +116,7 @@ def test_mixer_gradients_reach_input_and_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
 
 
-@pytest.mark.parametrize("name,kwargs", [("ncssd", {}), ("multiscale", {"d_inner": 16}), ("spatial_fusion", {"d_inner": 16})])
+@pytest.mark.parametrize("name,kwargs", [("multiscale", {"d_inner": 16}), ("spatial_fusion", {"d_inner": 16})])
 def test_mixer_rejects_non_permutation_strategies(name, kwargs):
     with pytest.raises(ValueError, match="permutation scan"):
         MambaSequenceMixer(8, scan=build_scan(name, **kwargs))
@@ -148,7 +149,7 @@ def test_ncssd_equals_direct_formula(groups, positive):
     B = torch.randn(b, L, groups, n, dtype=torch.float64)
     C = torch.randn(b, L, groups, n, dtype=torch.float64)
     D = torch.randn(h, dtype=torch.float64)
-    op = build_scan("ncssd", positive_dA=positive)
+    op = NonCausalSSD(positive_dA=positive)
     got = op(x, dt, A, B, C, D)
     assert torch.allclose(got, _ncssd_direct(x, dt, A, B, C, D, positive), atol=1e-10)
     if groups == 1:  # (b, L, n) keys/queries mean one group
@@ -162,7 +163,7 @@ def test_ncssd_is_order_free_and_differentiable():
     x = torch.randn(b, L, h, p, requires_grad=True)
     dt, A = torch.rand(b, L, h), -torch.rand(h)
     B, C, D = torch.randn(b, L, 1, n), torch.randn(b, L, 1, n), torch.randn(h)
-    op = build_scan("ncssd")
+    op = ncssd_mixer("ncssd")
     y = op(x, dt, A, B, C, D)
     perm = torch.randperm(L)
     y_perm = op(x[:, perm], dt[:, perm], A, B[:, perm], C[:, perm], D)
@@ -171,9 +172,11 @@ def test_ncssd_is_order_free_and_differentiable():
     assert x.grad.abs().sum() > 0
 
 
-def test_ncssd_has_no_token_order():
-    with pytest.raises(TypeError, match="mixer"):
-        build_scan("ncssd").token_orders(4, 4)
+def test_ncssd_mixer_by_name_or_instance_only():
+    op = NonCausalSSD(positive_dA=False)
+    assert ncssd_mixer(op) is op and ncssd_mixer("ncssd").positive_dA
+    with pytest.raises(ValueError, match="'ncssd' or a visionssm.layers.ncssd.NonCausalSSD"):
+        ncssd_mixer("cross")
 
 
 def test_class_token_in_partial_directions():

@@ -16,14 +16,14 @@ def permutation_scans():
     names = []
     for name in list_scans():
         s = build_for_drawing(name)
-        if s.kind == "scan" and type(s).forward is ScanStrategy.forward:
+        if type(s).forward is ScanStrategy.forward:
             names.append(name)
     return names
 
 
 def scan_strategies():
-    """Every strategy that plugs into DirectionalSSM (kind "scan"), including those with their own forward."""
-    return [name for name in list_scans() if build_for_drawing(name).kind == "scan"]
+    """Every registered strategy (all plug into DirectionalSSM), including those with their own forward."""
+    return list_scans()
 
 
 def test_collection_sees_the_builtin_strategies():

@@ -19,9 +19,8 @@ def test_draw_scans_writes_png(tmp_path, backend):
     assert len(np.unique(image.reshape(-1, 3), axis=0)) > 10  # something was drawn
 
 
-def test_drawable_scans_excludes_mixers():
+def test_drawable_scans_are_the_registered_orders():
     names = drawable_scans()
     assert "cross" in names and "ncssd" not in names
-    with pytest.raises(ValueError, match="mixer"):
-        from visionssm.scans import build_scan
-        draw_scans([build_scan("ncssd")], 3, 3, "unused.png")
+    with pytest.raises(ValueError, match="token mixer, not a scan order"):
+        draw_scans(["ncssd"], 3, 3, "unused.png")

@@ -12,13 +12,13 @@ by a 1×1 conv + BN + ReLU; scales are merged top-down (upsample + add + residua
 ending at the stride of the shallowest feature (4 for hierarchical backbones).
 ``SemanticDecoder``: the single-date version used by MambaSCD (per date) and MambaBDA (buildings).
 """
-from typing import Any, Dict, Iterator, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from visionssm.layers.ss2d import scan_for_blocks
+from visionssm.scans import ScanSource
 
 # VMamba v2 block settings ChangeMamba's decoders inherit from the encoder config (d_state 1, no z gate,
 # conv without bias, MLP ratio 4, LN2d channels-first)
@@ -47,7 +47,7 @@ class VSSBlockFactory:
 
     def __init__(self, scan: Any = "cross", scan_kwargs: Optional[Dict[str, Any]] = None, drop_path: float = 0.1,
                  **block_kwargs):
-        self.scans: Iterator = scan_for_blocks(scan, scan_kwargs)
+        self.scans = ScanSource(scan, scan_kwargs)
         self.drop_path = drop_path
         self.block_kwargs = {**DEFAULT_BLOCK_KWARGS, **block_kwargs}
 
@@ -60,7 +60,7 @@ class VSSBlockFactory:
             for key in ("act_layer", "mlp_act_layer"):
                 if isinstance(kwargs.get(key), str):
                     kwargs[key] = acts[kwargs[key].lower()]
-        return VSSBlock(dim, channels_first=True, drop_path=self.drop_path, scan=next(self.scans), **kwargs)
+        return VSSBlock(dim, channels_first=True, drop_path=self.drop_path, scan=self.scans(), **kwargs)
 
 
 def _conv_block(in_ch: int, out_ch: int, make_block: VSSBlockFactory) -> nn.Sequential:

@@ -4,8 +4,6 @@ from typing import Any, Dict, Mapping
 
 import torch
 
-from visionssm.scans import build_scan
-
 from .common import map_official_kwargs
 from .registry import FamilyConverter, lazy, register_family
 
@@ -54,7 +52,9 @@ _OFFICIAL_IGNORED = {"image_size", "img_size", "ssd_chunk_size", "use_checkpoint
 def kwargs_from_official(official: Mapping[str, Any]) -> Dict[str, Any]:
     """YuHengsss/VSSD ``VMAMBA2(**kwargs)`` → ``VSSD`` kwargs; settings of other architectures raise."""
     def positive_da(value: Any, kwargs: Dict[str, Any]) -> None:
-        kwargs["scan"] = "ncssd" if value else build_scan("ncssd", positive_dA=False)
+        from visionssm.layers.ncssd import NCSSD_NAME, NonCausalSSD
+
+        kwargs["scan"] = NCSSD_NAME if value else NonCausalSSD(positive_dA=False)
 
     return map_official_kwargs(official, "VSSD", _OFFICIAL_TO_OURS, _OFFICIAL_REQUIRED, _OFFICIAL_IGNORED,
                                {"ssd_positve_dA": positive_da})

@@ -1,7 +1,8 @@
 """Building blocks shared by every backbone family."""
+from .ncssd import NonCausalSSD
 from .norms import LayerNorm2d, channel_norm, nchw_to_nhwc, nhwc_to_nchw, pointwise_linear
-from .ss2d import SS2D, resolve_scan
+from .ss2d import SS2D
 from .ssm import DirectionalSSM, resolve_dt_rank
 
-__all__ = ["DirectionalSSM", "resolve_dt_rank", "SS2D", "resolve_scan", "LayerNorm2d", "channel_norm", "nchw_to_nhwc",
+__all__ = ["DirectionalSSM", "resolve_dt_rank", "SS2D", "NonCausalSSD", "LayerNorm2d", "channel_norm", "nchw_to_nhwc",
            "nhwc_to_nchw", "pointwise_linear"]

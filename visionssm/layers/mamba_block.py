@@ -12,10 +12,12 @@ from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
+from timm.layers import register_notrace_module
 from torch import nn
 
 from visionssm.kernels import selective_scan
-from visionssm.scans import ScanStrategy, build_scan
+from visionssm.scans import ScanStrategy, get_scan
+from visionssm.scans.base import index_constant, store_index
 from visionssm.scans.bidirectional import token_sequence_orders
 
 from .ssm import DirectionalSSM, resolve_dt_rank
@@ -23,9 +25,6 @@ from .ssm import DirectionalSSM, resolve_dt_rank
 
 def check_permutation_scan(strategy: ScanStrategy) -> ScanStrategy:
     """A sequence mixer can only use strategies that are pure token permutations of one grid."""
-    if strategy.kind != "scan":
-        raise ValueError(f"scan {strategy.scan_name!r} is a {strategy.kind!r}, not a token order; a Mamba sequence "
-                         f"mixer needs a permutation scan such as 'bidirectional' or 'cross'.")
     cls = type(strategy)
     if cls.scan is not ScanStrategy.scan or cls.merge is not ScanStrategy.merge or cls.forward is not ScanStrategy.forward:
         raise ValueError(f"scan {strategy.scan_name!r} does more than permute tokens (it overrides scan/merge/forward), "
@@ -34,6 +33,7 @@ def check_permutation_scan(strategy: ScanStrategy) -> ScanStrategy:
     return strategy
 
 
+@register_notrace_module  # a leaf for torch.fx: its cached indices need concrete grid and sequence sizes
 class MambaSequenceMixer(nn.Module):
     """Mamba mixer over (B, T, C) tokens with one parameter set per scan direction (Vim's bimamba v2).
 
@@ -57,7 +57,7 @@ class MambaSequenceMixer(nn.Module):
             backend: str = "auto",
     ):
         super().__init__()
-        self.scan = check_permutation_scan(build_scan(scan))
+        self.scan = check_permutation_scan(get_scan(scan))
         K = self.num_directions = self.scan.num_directions
         self.d_inner = d_inner = int(expand * dim)
         self.d_conv = d_conv
@@ -70,6 +70,7 @@ class MambaSequenceMixer(nn.Module):
         self.out_proj = nn.Linear(d_inner, dim, bias=bias)
         self._index_cache: Dict[tuple, tuple] = {}
 
+    @index_constant
     def _index(self, H: int, W: int, T: int, extra_position: Optional[int], device):
         """Orders, gather/scatter indices and merge scale for one grid, built once (no per-call device syncs)."""
         key = (H, W, T, extra_position, str(device))
@@ -86,7 +87,7 @@ class MambaSequenceMixer(nn.Module):
             else:  # "scatter": a token visited by several directions (the class token) is averaged
                 counts = torch.bincount(orders[orders >= 0].flatten(), minlength=T).clamp(min=1)
                 scale = 1.0 / counts.float()
-            cached = self._index_cache[key] = (orders.shape[1], has_padding, index, scale)
+            cached = store_index(self._index_cache, key, (orders.shape[1], has_padding, index, scale))
         return cached
 
     def forward(self, x: torch.Tensor, grid: Tuple[int, int], extra_position: Optional[int] = None) -> torch.Tensor:

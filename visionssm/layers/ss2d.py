@@ -5,79 +5,17 @@ per-direction SSM parameters (``DirectionalSSM``) and the output norm / gate; a 
 ``visionssm.scans`` decides which token sequences the K directions see and how they merge back.
 Swapping ``scan="cross"`` for any other registered strategy changes nothing else.
 """
-import copy
-import inspect
-from typing import Any, Dict, Iterator, Optional, Union
+from typing import Any, Dict, Optional, Union
 
 import torch
 from torch import nn
 
-from visionssm.scans import ScanStrategy, build_scan, get_scan_class
+from visionssm.scans import ScanStrategy, get_scan
 
 from .norms import channel_norm, nchw_to_nhwc, nhwc_to_nchw, pointwise_linear
 from .ssm import DirectionalSSM, resolve_dt_rank
 
 GATES = ("silu", "linear", "none")
-
-
-def _takes_width(cls) -> bool:
-    return "d_inner" in inspect.signature(cls.__init__).parameters
-
-
-def resolve_scan(scan: Union[str, ScanStrategy], scan_kwargs: Optional[Dict[str, Any]] = None,
-                 d_inner: Optional[int] = None) -> ScanStrategy:
-    """A strategy instance from a registered name (+ kwargs) or an instance; rejects whole mixers.
-
-    Strategies whose constructor takes ``d_inner`` (those owning convs or state-fusion weights) get the layer's
-    width unless ``scan_kwargs`` sets it.
-    """
-    if isinstance(scan, str):
-        kwargs = dict(scan_kwargs or {})
-        if d_inner is not None and "d_inner" not in kwargs and _takes_width(get_scan_class(scan)):
-            kwargs["d_inner"] = d_inner
-        strategy = build_scan(scan, **kwargs)
-    else:
-        if scan_kwargs:
-            raise ValueError("scan_kwargs is only used with a scan name; configure the strategy instance instead.")
-        strategy = scan
-    if not isinstance(strategy, ScanStrategy):
-        raise TypeError(f"scan must be a registered scan name or a visionssm.scans.ScanStrategy, got {type(strategy).__name__}")
-    if getattr(strategy, "kind", "scan") != "scan":
-        raise TypeError(f"scan {strategy.scan_name!r} is a whole token mixer (kind={strategy.kind!r}), not a scan order; "
-                        f"SS2D needs a strategy with kind='scan'. Use the mixer directly in place of SS2D.")
-    return strategy
-
-
-class ScanProvider:
-    """Hands every block of a backbone its strategy.
-
-    A strategy without parameters, buffers or a width argument is built once and shared, so the whole model
-    has one order cache; a strategy with its own weights is built (name) or deep-copied (instance) per block.
-    """
-
-    def __init__(self, scan: Union[str, ScanStrategy], scan_kwargs: Optional[Dict[str, Any]] = None):
-        self.scan, self.scan_kwargs = scan, scan_kwargs
-        self._shared: Optional[ScanStrategy] = None
-
-    def __call__(self, d_inner: Optional[int] = None) -> ScanStrategy:
-        if self._shared is not None:
-            return self._shared
-        strategy = resolve_scan(self.scan, self.scan_kwargs, d_inner)
-        stateful = any(True for _ in strategy.parameters()) or any(True for _ in strategy.buffers())
-        width = isinstance(self.scan, str) and _takes_width(type(strategy))
-        if not stateful and not width:
-            self._shared = strategy
-        elif not isinstance(self.scan, str):
-            strategy = copy.deepcopy(strategy)
-        return strategy
-
-
-def scan_for_blocks(scan: Union[str, ScanStrategy], scan_kwargs: Optional[Dict[str, Any]] = None,
-                    d_inner: Optional[int] = None) -> Iterator[ScanStrategy]:
-    """Endless iterator of strategies for blocks of one width ``d_inner`` (shared or per block, as ``ScanProvider``)."""
-    provider = ScanProvider(scan, scan_kwargs)
-    while True:
-        yield provider(d_inner)
 
 
 class SS2D(nn.Module):
@@ -143,7 +81,9 @@ class SS2D(nn.Module):
         self.d_inner = int(d_inner if d_inner is not None else ssm_ratio * dim)
         self.channels_first = channels_first
         self.gate = gate
-        self.scan = resolve_scan(scan, scan_kwargs, self.d_inner)
+        # a strategy instance (e.g. from a model's ScanSource) is used as given: one lookup per layer
+        self.scan = scan if isinstance(scan, ScanStrategy) and not scan_kwargs else get_scan(
+            scan, scan_kwargs, self.d_inner)
         K = self.scan.num_directions
 
         d_proj = self.d_inner if gate == "none" else 2 * self.d_inner
@@ -154,17 +94,16 @@ class SS2D(nn.Module):
                                   groups=self.d_inner, bias=conv_bias)
         else:
             self.conv = nn.Identity()
-        ssm_channels = self.scan.ssm_channels(self.d_inner) if hasattr(self.scan, "ssm_channels") else self.d_inner
         self.ssm = DirectionalSSM(
-            ssm_channels, d_state=d_state, dt_rank=resolve_dt_rank(dt_rank, dim), num_directions=K,
+            self.scan.ssm_channels(self.d_inner), d_state=d_state, dt_rank=resolve_dt_rank(dt_rank, dim), num_directions=K,
             dt_min=dt_min, dt_max=dt_max, dt_init_floor=dt_init_floor, dt_scale=dt_scale,
             backend=backend, float32_output=float32_output)
         self.out_norm = channel_norm(self.d_inner, channels_first, eps=norm_eps) if out_norm else nn.Identity()
         self.out_proj = pointwise_linear(self.d_inner, dim, channels_first, bias=proj_bias)
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.se = se if se is not None else nn.Identity()
-        self._pass_raw = strategy_hooks and getattr(self.scan, "wants_raw_input", False)
-        self._scan_norms = strategy_hooks and getattr(self.scan, "applies_out_norm", False)
+        self._pass_raw = bool(strategy_hooks and self.scan.wants_raw_input)
+        self._scan_norms = bool(strategy_hooks and self.scan.applies_out_norm)
         if channels_first and (self._pass_raw or self._scan_norms):
             raise ValueError("strategy_hooks (raw input / per-branch out-norm) need a channels-last SS2D "
                              "(channels_first=False)")
@@ -184,13 +123,10 @@ class SS2D(nn.Module):
                 z = self.act(z)
         if not self.channels_first:
             x = nhwc_to_nchw(x)
-        hooks = {}
-        if self._pass_raw:
-            hooks["raw"] = x
-        if self._scan_norms:
-            hooks["norm"] = self.out_norm
+        raw = x if self._pass_raw else None
+        norm = self.out_norm if self._scan_norms else None
         x = self.act(self.conv(x))
-        y = self.scan(x, self.ssm, **hooks)  # (B, d_inner, H, W)
+        y = self.scan(x, self.ssm, raw, norm)  # (B, d_inner, H, W)
         if not self.channels_first:
             y = nchw_to_nhwc(y)
         if not self._scan_norms:

@@ -18,9 +18,20 @@ def resolve_dt_rank(dt_rank: Union[int, str], dim: int) -> int:
     return math.ceil(dim / 16) if dt_rank == "auto" else int(dt_rank)
 
 
+def _tracing() -> bool:
+    """True while torch.compile / torch.export / torch.fx trace the caller: no host reads then."""
+    if torch.compiler.is_compiling() or torch.fx._symbolic_trace.is_fx_tracing():
+        return True
+    is_exporting = getattr(torch.compiler, "is_exporting", None)
+    return bool(is_exporting is not None and is_exporting())
+
+
 def _check_delta(delta: torch.Tensor) -> None:
     """The op's NaN/Inf guard at one reduction instead of its elementwise ``isfinite(...).all()`` (~25x cheaper on
-    CPU): any NaN/Inf makes the sum non-finite. Skipped on CUDA, as the op does, to avoid a device sync."""
+    CPU): any NaN/Inf makes the sum non-finite. Skipped on CUDA, as the op does, to avoid a device sync, and in
+    traced code, where reading a value back would break the graph (eager runs keep the check)."""
+    if _tracing():
+        return
     if delta.device.type != "cuda" and not bool(torch.isfinite(delta.detach().sum(dtype=torch.float32))):
         raise ValueError("DirectionalSSM: the projected delta contains NaN or Inf (or overflows float32); check the "
                          "dt projection and its inputs (or the learning rate) upstream of the scan.")

@@ -29,19 +29,18 @@ import torch
 from torch import nn
 
 from visionssm.layers.mamba_block import MambaSequenceMixer
-from visionssm.scans import ScanStrategy, build_scan
+from visionssm.scans import ScanStrategy, get_scan
 
 __all__ = ["LightMUNet", "RVMLayer", "ResMambaBlock", "ResUpBlock", "SCANS_3D"]
 
 SCANS_3D = ("raster", "bidirectional")
 
 
-def _resolve_scan(scan: Union[str, ScanStrategy], spatial_dims: int):
+def _check_3d_scan(scan: Union[str, ScanStrategy], spatial_dims: int) -> None:
     if spatial_dims == 3 and not (isinstance(scan, str) and scan in SCANS_3D):
         name = scan if isinstance(scan, str) else type(scan).__name__
         raise ValueError(f"3D LightM-UNet supports the sequence-level scans {SCANS_3D}, got {name!r}: 2D scan "
                          f"strategies would treat the flattened volume as a (D*H)xW image and cross slice borders")
-    return build_scan(scan) if isinstance(scan, str) else scan
 
 
 def _conv(spatial_dims: int):
@@ -136,7 +135,8 @@ class LightMUNet(nn.Module):
             raise ValueError(f"init_filters={init_filters} must be divisible by num_groups={num_groups} (GroupNorm)")
         self.spatial_dims, self.in_chans, self.num_classes = spatial_dims, in_chans, num_classes
         self.size_divisor = 2 ** (len(blocks_down) - 1)
-        rvm = {"scan": _resolve_scan(scan, spatial_dims), "d_state": d_state, "d_conv": d_conv, "expand": expand,
+        _check_3d_scan(scan, spatial_dims)
+        rvm = {"scan": get_scan(scan), "d_state": d_state, "d_conv": d_conv, "expand": expand,
                    "backend": backend}
         pool = nn.MaxPool3d if spatial_dims == 3 else nn.MaxPool2d
         self.stem = dw_conv(spatial_dims, in_chans, init_filters)

@@ -17,7 +17,7 @@ from timm.layers import DropPath
 from torch import nn
 
 from visionssm.layers.ssm import DirectionalSSM
-from visionssm.scans import build_scan
+from visionssm.scans import get_scan
 
 __all__ = ["MHSBlock", "MHSMixer", "mhs_block_factory"]
 
@@ -34,7 +34,7 @@ class MHSMixer(nn.Module):
     def __init__(self, dim: int, heads=4, gfu_t: float = 0.0, d_state: int = 16, d_conv: int = 3,
                  conv_bias: bool = True, with_proj: bool = True, dropout: float = 0.0, backend: str = "auto"):
         super().__init__()
-        self.scan = build_scan("multihead", heads=heads, gfu_t=gfu_t)
+        self.scan = get_scan("multihead", {"heads": heads, "gfu_t": gfu_t})
         h = self.scan.num_heads
         self.d_head = dim // h
         if self.d_head < 1:

@@ -23,9 +23,8 @@ from torch import nn
 from visionssm.convert.common import load_checkpoint_file, unwrap_state_dict
 from visionssm.convert.vmamba import convert_vmamba_state_dict
 from visionssm.layers.norms import nchw_to_nhwc, nhwc_to_nchw
-from visionssm.layers.ss2d import ScanProvider
 from visionssm.models.vmamba import PatchMerging, Stem, VSSBlock
-from visionssm.scans import ScanStrategy
+from visionssm.scans import ScanSource, ScanStrategy
 
 __all__ = ["VMUNet", "VSSEncoder", "VSSDecoder", "PatchExpand", "vss_block_factory"]
 
@@ -37,7 +36,7 @@ def vss_block_factory(scan: Union[str, ScanStrategy] = "cross", scan_kwargs: Opt
                       conv_bias: bool = True, gate: str = "silu", mlp_ratio: float = 0.0, backend: str = "auto",
                       ) -> BlockFactory:
     """VMamba-v0 VSS blocks (channels-last, SS2D with z gate, no MLP) for any scan; one strategy cache per width."""
-    scans = ScanProvider(scan, scan_kwargs)
+    scans = ScanSource(scan, scan_kwargs)
 
     def make(dim: int, drop_path: float) -> nn.Module:
         return VSSBlock(dim, channels_first=False, drop_path=drop_path, mlp_ratio=mlp_ratio,

@@ -14,9 +14,8 @@ Official checkpoints (``{'model': ...}``) load through ``checkpoint_filter_fn`` 
 that strategy's K directions with K parameter sets instead of the state fusion (no official weights
 exist for those). Mixer-kind strategies (non-causal SSD) are not supported here.
 """
-import inspect
 import re
-from typing import Any, Dict, Iterator, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 import torch
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
@@ -29,9 +28,8 @@ from visionssm.convert.common import checked_weights, unwrap_state_dict
 from visionssm.convert.spatial_mamba import convert_official, legacy_key
 from visionssm.layers import SS2D
 from visionssm.layers.mlla_block import MllaBlock
-from visionssm.layers.ss2d import scan_for_blocks
 from visionssm.layers.stems import MllaDownsample, MllaStem
-from visionssm.scans import get_scan_class
+from visionssm.scans import ScanSource
 
 from ._hierarchical import HierarchicalBackbone, drop_path_rates, init_weights, stage_dims, stage_feature_info
 from ._test_variants import TEST_CFG
@@ -40,15 +38,6 @@ __all__ = ["SpatialMamba", "checkpoint_filter_fn"]
 
 
 # -- token mixer ----------------------------------------------------------------------------------
-def _stage_scans(scan: Union[str, nn.Module], scan_kwargs: Optional[Mapping[str, Any]], d_inner: int) -> Iterator:
-    """Strategies for one stage's blocks; ``d_inner`` is passed to strategies that own per-channel parameters."""
-    kwargs = dict(scan_kwargs or {})
-    if (isinstance(scan, str) and "d_inner" not in kwargs
-            and "d_inner" in inspect.signature(get_scan_class(scan).__init__).parameters):
-        kwargs["d_inner"] = d_inner
-    return scan_for_blocks(scan, kwargs if isinstance(scan, str) else None)
-
-
 class SpatialMambaBlock(MllaBlock):
     """MLLA block whose mixer is SS2D: x += cpe1(x); x += SSM(norm1(x)); x += cpe2(x); x += MLP(norm2(x)), NHWC."""
 
@@ -73,9 +62,9 @@ class SpatialMambaStage(nn.Module):
         super().__init__()
         self.grad_checkpointing = False
         self.downsample = MllaDownsample(in_dim, dim, channels_last=True) if downsample else nn.Identity()
-        scans = _stage_scans(scan, scan_kwargs, int(ssm_ratio * dim))
+        scans, d_inner = ScanSource(scan, scan_kwargs), int(ssm_ratio * dim)
         self.blocks = nn.Sequential(*[
-            SpatialMambaBlock(dim, next(scans), drop_path=drop_path[i], ssm_ratio=ssm_ratio, **block_kwargs)
+            SpatialMambaBlock(dim, scans(d_inner), drop_path=drop_path[i], ssm_ratio=ssm_ratio, **block_kwargs)
             for i in range(depth)])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

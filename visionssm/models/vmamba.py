@@ -26,8 +26,8 @@ from torch import nn
 from visionssm.convert.common import pretrained_source, unwrap_state_dict
 from visionssm.convert.vmamba import check_loadable, convert_vmamba_state_dict, describe_official_state_dict
 from visionssm.layers.norms import LayerNorm2d, channel_norm, nchw_to_nhwc, nhwc_to_nchw
-from visionssm.layers.ss2d import SS2D, ScanProvider
-from visionssm.scans import ScanStrategy
+from visionssm.layers.ss2d import SS2D
+from visionssm.scans import ScanSource, ScanStrategy
 
 from ._hierarchical import HierarchicalBackbone, drop_path_rates, init_weights, stage_dims, stage_feature_info
 from ._test_variants import TEST_CFG
@@ -137,7 +137,7 @@ class VSSBlock(nn.Module):
 class VMambaStage(nn.Module):
     """Optional downsample, then blocks. NCHW in and out; the blocks run NHWC when ``channels_first`` is False.
 
-    ``scans``: a ``ScanProvider`` giving each block its scan strategy for its inner width.
+    ``scans``: a ``ScanSource`` giving each block its scan strategy for its inner width.
     """
 
     def __init__(self, in_dim: int, dim: int, depth: int, downsample: Optional[str], channels_first: bool,
@@ -227,7 +227,7 @@ class VMamba(HierarchicalBackbone):
 
         self.stem = Stem(in_chans, dims[0], patch_size, stem_type, norm=patch_norm, norm_eps=norm_eps)
         dpr = drop_path_rates(drop_path_rate, sum(depths))
-        scans = ScanProvider(scan, scan_kwargs)
+        scans = ScanSource(scan, scan_kwargs)
         block_kwargs = {
             "d_state": d_state, "ssm_ratio": ssm_ratio, "dt_rank": dt_rank, "d_conv": d_conv, "conv_bias": conv_bias,
             "gate": gate, "out_norm": out_norm, "act_layer": _act(ssm_act_layer), "dropout": ssm_drop_rate,

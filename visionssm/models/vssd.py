@@ -4,7 +4,7 @@ Paper: "VSSD: Vision Mamba with Non-Causal State Space Duality", Shu et al., arX
 Official code and weights: https://github.com/YuHengsss/VSSD (commit 87b753b3 has no LICENSE file),
 checkpoints on https://huggingface.co/YuhengSSS/VSSD.
 
-Stages 1–3 mix tokens with the NC-SSD mixer (``scan='ncssd'`` in the registry: Mamba2's projections,
+Stages 1–3 mix tokens with the NC-SSD mixer (``scan='ncssd'``, ``visionssm.layers.ncssd``: Mamba2's projections,
 no causal mask and no decay, computed as two matrix products); stage 4 uses standard multi-head
 attention. Blocks follow MLLA: x += cpe1(x); x += attn(norm1(x)); x += cpe2(x); x += mlp(norm2(x)).
 The convolutional stem and downsampling are MLLA's (shared with Spatial-Mamba).
@@ -27,9 +27,9 @@ from torch.utils.checkpoint import checkpoint
 from visionssm.convert.common import checked_weights, unwrap_state_dict
 from visionssm.convert.vssd import convert_official, is_official
 from visionssm.layers.mlla_block import MllaBlock
+from visionssm.layers.ncssd import NCSSD_NAME, ncssd_mixer
 from visionssm.layers.norms import LayerNorm2d
 from visionssm.layers.stems import ConvNormAct, MllaDownsample, MllaStem
-from visionssm.scans import build_scan
 
 from ._hierarchical import HierarchicalBackbone, drop_path_rates, init_weights, stage_feature_info
 from ._test_variants import TEST_CFG
@@ -41,7 +41,7 @@ __all__ = ["VSSD", "NonCausalSSDMixer", "checkpoint_filter_fn", "ConvNormAct"]
 
 
 class NonCausalSSDMixer(nn.Module):
-    """VSSD's Mamba2 layer on an NHWC map, with the NC-SSD op from the scan registry.
+    """VSSD's Mamba2 layer on an NHWC map, with the NC-SSD op (``visionssm.layers.ncssd``).
 
     in_proj → [z | x | B | C | dt] (no bias); dt = softplus(dt + dt_bias); [x | B | C] → depthwise
     3×3 conv → SiLU; y = ncssd(x, dt, -exp(A_log), B, C, D) per head; LayerNorm(y) · z (z has no
@@ -52,10 +52,7 @@ class NonCausalSSDMixer(nn.Module):
                  d_conv: int = 3, scan="ncssd", A_init_range=(1, 16), dt_min: float = 0.001, dt_max: float = 0.1,
                  dt_init_floor: float = 1e-4):
         super().__init__()
-        self.op = build_scan(scan)
-        if self.op.kind != "mixer":
-            raise ValueError(f"VSSD mixes tokens with a 'mixer' strategy such as 'ncssd'; {self.op.scan_name!r} is a "
-                             f"{self.op.kind!r} (token order) and needs a scan layer, not VSSD's Mamba2 projections")
+        self.op = ncssd_mixer(scan)
         self.d_inner = d_inner = int(expand * dim)
         if d_inner % num_heads:
             raise ValueError(f"d_inner {d_inner} is not divisible by {num_heads} heads")
@@ -151,7 +148,7 @@ class VSSD(HierarchicalBackbone):
         embed_dim: stage-1 width (doubles per stage). depths, num_heads: per stage.
         d_state: N of the NC-SSD. expand: d_inner / dim (``ssd_expansion``). ngroups: B/C groups.
         attn_types: per stage 'mamba2' (NC-SSD) or 'standard' (attention); official: 3× mamba2 + standard.
-        scan: the mixer strategy of the 'mamba2' stages (a registered ``kind='mixer'``; default 'ncssd').
+        scan: the token mixer of the 'mamba2' stages: 'ncssd' or a ``visionssm.layers.ncssd.NonCausalSSD``.
         global_pool: 'avg' (official) or ''.
     """
 
@@ -180,7 +177,7 @@ class VSSD(HierarchicalBackbone):
         self.num_stages = len(depths)
         dims = [int(embed_dim * 2 ** i) for i in range(self.num_stages)]
         self.num_features = self.head_hidden_size = dims[-1]
-        self.scan_name = getattr(build_scan(scan), "scan_name", str(scan))
+        self.scan_name = scan if isinstance(scan, str) else NCSSD_NAME
         self.stem = MllaStem(in_chans, embed_dim)
         dpr = drop_path_rates(drop_path_rate, sum(depths))
         stages = []

@@ -3,11 +3,67 @@
 A strategy turns a (B, C, H, W) map into K token sequences, lets a per-direction selective SSM run on
 them, and merges the K outputs back into (B, C, H, W). Permutation strategies only describe their
 orders (``build_orders``); gathering and merging are shared here and never loop over tokens.
+
+Index tensors depend only on (H, W, device), Python ints: ``index_constant`` builders run eagerly even while
+torch.compile / torch.export trace the caller, so a traced graph holds them as constants (no graph breaks,
+no data-dependent ops, nothing fake stored in the caches).
 """
-from typing import Dict, List, NamedTuple, Optional, Tuple
+import contextlib
+import functools
+from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple, TypeVar
 
 import torch
+from timm.layers import register_notrace_module
 from torch import nn
+
+if TYPE_CHECKING:  # the layer package imports this one
+    from visionssm.layers.ssm import DirectionalSSM
+
+_F = TypeVar("_F", bound=Callable)
+
+
+# dispatch modes a non-strict torch.export / make_fx trace runs under (fake tensors, proxies)
+_TRACING_MODES = tuple(getattr(getattr(torch._C, "_TorchDispatchModeKey", None), name)
+                       for name in ("FAKE", "PROXY") if hasattr(getattr(torch._C, "_TorchDispatchModeKey", None), name))
+
+
+def _tracing_modes_active() -> bool:
+    """Whether a fake-tensor or proxy dispatch mode is on: cheap enough to ask on every call, unlike entering
+    the contexts that leave them."""
+    get_mode = torch._C._get_dispatch_mode
+    return any(get_mode(key) is not None for key in _TRACING_MODES)
+
+
+@contextlib.contextmanager
+def _eager_tensors() -> Iterator[None]:
+    """Plain eager tensors inside a fake-tensor / proxy trace (non-strict torch.export): index tensors built
+    here are real, so the cache never holds a traced tensor and the export lifts them as constants."""
+    from torch._subclasses.fake_tensor import unset_fake_temporarily
+    from torch.fx.experimental.proxy_tensor import disable_proxy_modes_tracing
+    with unset_fake_temporarily(), disable_proxy_modes_tracing():
+        yield
+
+
+def store_index(cache: dict, key, value):
+    """``cache[key] = value``, except while torch.export traces (it treats new module state as an error in the
+    making; the traced program holds the value as a constant anyway). Returns ``value``."""
+    is_exporting = getattr(torch.compiler, "is_exporting", None)
+    if is_exporting is None or not is_exporting():
+        cache[key] = value
+    return value
+
+
+def index_constant(fn: _F) -> _F:
+    """Mark a cached index builder whose result depends only on its Python arguments (grid size, device,
+    the strategy's configuration): traced callers get the eager result as a constant."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if not _tracing_modes_active():
+            return fn(*args, **kwargs)
+        with _eager_tensors():
+            return fn(*args, **kwargs)
+    assume_constant = getattr(torch.compiler, "assume_constant_result", None)
+    return assume_constant(wrapper) if assume_constant is not None else wrapper
 
 
 class _OrderIndex(NamedTuple):
@@ -19,6 +75,7 @@ class _OrderIndex(NamedTuple):
     has_padding: bool
 
 
+@register_notrace_module  # a leaf for torch.fx (timm's feature extraction): its index work needs concrete H, W
 class ScanStrategy(nn.Module):
     """A token-ordering strategy.
 
@@ -31,9 +88,12 @@ class ScanStrategy(nn.Module):
     """
 
     scan_name = "base"
-    kind = "scan"  # "scan": orders tokens for DirectionalSSM; "mixer": a whole token mixer (non-causal SSD)
     num_directions = 1
     merge_mode = "sum"
+    # hooks a layer honours when built with ``strategy_hooks=True`` (SS2D): pass the pre-conv activation as
+    # ``raw`` / pass the layer's out-norm as ``norm`` and let the strategy apply it (then the layer does not)
+    wants_raw_input = False
+    applies_out_norm = False
 
     def __init__(self):
         super().__init__()
@@ -45,14 +105,14 @@ class ScanStrategy(nn.Module):
         """LongTensor (K, L_k) of raster indices h·W + w visited at each step; -1 marks padding."""
         raise NotImplementedError(f"{type(self).__name__} must implement build_orders(H, W)")
 
+    @index_constant
     def token_orders(self, H: int, W: int, device=None) -> torch.Tensor:
         """Cached ``build_orders`` on ``device``: built once per (H, W, device)."""
         device = torch.device(device or "cpu")
         key = (H, W, str(device))
         orders = self._order_cache.get(key)
         if orders is None:
-            orders = self.build_orders(H, W).to(device=device, dtype=torch.long)
-            self._order_cache[key] = orders
+            orders = store_index(self._order_cache, key, self.build_orders(H, W).to(device=device, dtype=torch.long))
         return orders
 
     def segment_lengths(self, H: int, W: int) -> Optional[List[int]]:
@@ -72,6 +132,7 @@ class ScanStrategy(nn.Module):
         """Channels per direction the layer must build its ``DirectionalSSM`` with (multi-head scans split them)."""
         return d_inner
 
+    @index_constant
     def _index(self, H: int, W: int, device) -> _OrderIndex:
         device = torch.device(device or "cpu")
         key = (H, W, str(device))
@@ -87,7 +148,7 @@ class ScanStrategy(nn.Module):
             rows = torch.arange(K).unsqueeze(1).expand(K, L)
             inverse[rows[valid], cpu[valid]] = steps[valid]
             idx = _OrderIndex(orders, gather.reshape(-1).to(device), inverse.to(device), bool((~valid).any()))
-            self._index_cache[key] = idx
+            store_index(self._index_cache, key, idx)
         return idx
 
     # -- gather / merge -------------------------------------------------------------------------
@@ -139,8 +200,13 @@ class ScanStrategy(nn.Module):
         inverse = idx.inverse[None, :, None, :].expand(*y.shape[:3], idx.inverse.shape[1])
         return torch.gather(y, 3, inverse)  # take_along_dim also wraps negative indices: 3.7x slower on CPU
 
-    def forward(self, x: torch.Tensor, ssm: nn.Module) -> torch.Tensor:
-        """Run ``ssm`` (a ``DirectionalSSM`` with K = ``num_directions``) along this strategy's orders."""
+    def forward(self, x: torch.Tensor, ssm: "DirectionalSSM", raw: Optional[torch.Tensor] = None,
+                norm: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> torch.Tensor:
+        """Run ``ssm`` (a ``DirectionalSSM`` with K = ``num_directions``) along this strategy's orders.
+
+        ``raw`` (the layer's pre-conv activation) and ``norm`` (its out-norm) are only passed to strategies that
+        set ``wants_raw_input`` / ``applies_out_norm``; the others ignore them.
+        """
         H, W = x.shape[-2:]
         return self.merge(ssm(self.scan(x)), H, W)
 

@@ -12,7 +12,7 @@ from typing import Optional
 
 import torch
 
-from .base import ScanStrategy
+from .base import ScanStrategy, index_constant, store_index
 from .orders import raster
 from .registry import register_scan
 
@@ -66,6 +66,7 @@ class BidirectionalScan(ScanStrategy):
         return torch.stack([forward, forward.flip(0)])
 
 
+@index_constant
 def token_sequence_orders(strategy: ScanStrategy, H: int, W: int, extra_position: Optional[int] = None,
                           device=None) -> torch.Tensor:
     """Cached :func:`sequence_orders` of any permutation strategy (built once per grid, position, device)."""
@@ -74,6 +75,5 @@ def token_sequence_orders(strategy: ScanStrategy, H: int, W: int, extra_position
     key = (H, W, extra_position, str(device))
     orders = cache.get(key)
     if orders is None:
-        orders = sequence_orders(strategy.build_orders(H, W).long(), extra_position).to(device)
-        cache[key] = orders
+        orders = store_index(cache, key, sequence_orders(strategy.build_orders(H, W).long(), extra_position).to(device))
     return orders

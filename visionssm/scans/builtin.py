@@ -8,7 +8,6 @@ from . import (
     local,  # noqa: F401
     multihead,  # noqa: F401
     multiscale,  # noqa: F401
-    ncssd,  # noqa: F401
     spatial_fusion,  # noqa: F401
     zigzag,  # noqa: F401
 )

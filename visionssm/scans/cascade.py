@@ -9,7 +9,7 @@ Official quirk kept by default (``flip_back=False``): VMamba sums the reversed p
 flipping it back, so the output at position t of a row adds the reversed scan's output for position W-1-t.
 ``flip_back=True`` aligns them (a true bidirectional pass; not what the released code computes).
 """
-from typing import List
+from typing import Callable, List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -49,7 +49,8 @@ class CascadeScan(ScanStrategy):
         reverse = ys[:, 1].flip(-1) if self.flip_back else ys[:, 1]
         return ys[:, 0] + reverse
 
-    def forward(self, x: torch.Tensor, ssm: nn.Module) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, ssm: nn.Module, raw: Optional[torch.Tensor] = None,
+                norm: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> torch.Tensor:
         Bsz, C, H, W = x.shape
         x = _channel_layer_norm(x)
         rows = x.permute(0, 2, 1, 3).reshape(Bsz * H, C, W)

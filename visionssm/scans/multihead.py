@@ -17,7 +17,7 @@ MHSM's ``x_ssproj`` (Linear C→C before the split) and ``cat_norm`` + ``y_proj`
 the concat). The released code precomputes routes for fixed sizes divisible by 2^(depth+1); ours are built
 for any H×W (the official builders and ours agree on all sizes, see tests).
 """
-from typing import Union
+from typing import Callable, Optional, Union
 
 import torch
 from torch import nn
@@ -85,7 +85,8 @@ class MultiHeadScan(ScanStrategy):
                              f"choose a width (or ssm_ratio) that is a multiple of {self.num_heads}")
         return d_inner // self.num_heads
 
-    def forward(self, x: torch.Tensor, ssm: nn.Module) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, ssm: nn.Module, raw: Optional[torch.Tensor] = None,
+                norm: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> torch.Tensor:
         Bsz, C, H, W = x.shape
         h = self.num_heads
         d = self.ssm_channels(C)

@@ -1,7 +1,10 @@
-"""Registry of 2D scan strategies and non-scan mixers: ``register_scan``, ``build_scan``, ``list_scans``."""
+"""Registry of 2D scan strategies (token orders): ``register_scan``, ``build_scan``, ``list_scans``."""
 from typing import Callable, Dict, List, Type
 
 _SCANS: Dict[str, type] = {}
+# names users meet in configs that are not scan orders, and where they live instead
+_NOT_SCANS = {"ncssd": "'ncssd' is VSSD's non-causal SSD token mixer, not a scan order: it has no token order to "
+                       "plug into a scan layer; use visionssm.layers.ncssd.NonCausalSSD (VSSD's scan='ncssd')."}
 
 
 def register_scan(name: str) -> Callable[[Type], Type]:
@@ -28,6 +31,8 @@ def list_scans() -> List[str]:
 def get_scan_class(name: str) -> type:
     _ensure_builtin()
     if name not in _SCANS:
+        if name in _NOT_SCANS:
+            raise ValueError(_NOT_SCANS[name])
         raise KeyError(f"unknown scan {name!r}; registered scans are: {', '.join(sorted(_SCANS))}. "
                        f"Register a new one with @visionssm.scans.register_scan(name).")
     return _SCANS[name]

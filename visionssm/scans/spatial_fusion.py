@@ -12,7 +12,7 @@ that kernel at the first eval forward and never refreshes it, so weights loaded 
 silently ignored. Here the merged kernel is rebuilt from the current parameters on every call
 (d·121 numbers, microseconds), so there is no cache to go stale.
 """
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -99,7 +99,8 @@ class SpatialFusionScan(ScanStrategy):
         return out
 
     # -- the strategy -----------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor, ssm: nn.Module) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, ssm: nn.Module, raw: Optional[torch.Tensor] = None,
+                norm: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> torch.Tensor:
         """x (B, d_inner, H, W) → y (B, d_inner, H, W) = <fuse(h), C> + D·x, with h from one row-major scan."""
         Bsz, channels, H, W = x.shape
         if getattr(ssm, "num_directions", 1) != 1:

@@ -6,29 +6,26 @@ The path colour runs from dark (first token) to yellow (last); a green dot marks
 the end, arrows give the direction of every step (every few steps on large grids); padding steps (-1)
 are skipped, and separate sequences (``cascade`` rows/columns) are not joined.
 """
-import inspect
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from .base import ScanStrategy
-from .registry import build_scan, get_scan_class, list_scans
+from .lookup import get_scan
+from .registry import list_scans
 
 MAX_COLUMNS = 8
 
 
 def drawable_scans() -> List[str]:
-    """Registered strategies that order tokens (kind "scan"); whole mixers have no order to draw."""
-    return [name for name in list_scans() if get_scan_class(name).kind == "scan"]
+    """Every registered strategy (each has a token order)."""
+    return list_scans()
 
 
 def build_for_drawing(name: str) -> ScanStrategy:
     """Build a strategy with default arguments; strategies that need their channel count get a small one."""
-    cls = get_scan_class(name)
-    params = inspect.signature(cls.__init__).parameters
-    kwargs = {"d_inner": 4} if "d_inner" in params else {}
-    return build_scan(name, **kwargs)
+    return get_scan(name, d_inner=4)
 
 
 def _paths(strategy: ScanStrategy, H: int, W: int) -> List[Tuple[str, int, int, List[np.ndarray]]]:
@@ -171,9 +168,6 @@ def draw_scans(
     if height < 1 or width < 1:
         raise ValueError(f"grid must be at least 1x1, got {height}x{width}")
     strategies = [build_for_drawing(s) if isinstance(s, str) else s for s in (scans or drawable_scans())]
-    for s in strategies:
-        if s.kind != "scan":
-            raise ValueError(f"{s.scan_name!r} is a token mixer (kind={s.kind!r}) and has no token order to draw")
     rows = [(s.scan_name, _paths(s, height, width)) for s in strategies]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

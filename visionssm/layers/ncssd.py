@@ -7,37 +7,33 @@ flips the sign of dt·A into a positive per-token weight), so every token sees e
     y_i = C_i · Σ_j B_j (w_j x_j)  +  D · x_i      (per head)
 
 i.e. linear attention with keys B, queries C and values w·x. Computed as two matrix products in the
-order C (Bᵀ (w x)): O(L·N·P) per head, never an L×L matrix. It plugs into the scan registry as a
-``kind = "mixer"``: it has parameters of its own only in the layer that calls it.
+order C (Bᵀ (w x)): O(L·N·P) per head, never an L×L matrix. It is not a scan strategy (nothing to order),
+so it is not in the scan registry; ``ncssd_mixer`` accepts the name ``"ncssd"`` that model configs use.
 """
+from typing import Optional, Union
+
 import torch
+from timm.layers import register_notrace_module
+from torch import nn
 
-from .base import ScanStrategy
-from .registry import register_scan
+NCSSD_NAME = "ncssd"
 
 
-@register_scan("ncssd")
-class NonCausalSSD(ScanStrategy):
-    """Non-causal SSD in matrix form.
+@register_notrace_module  # a leaf for torch.fx: it branches on the key/query layout
+class NonCausalSSD(nn.Module):
+    """Non-causal SSD in matrix form (no parameters: the calling layer owns dt, A, B, C, D).
 
     Args:
         positive_dA: VSSD's ``ssd_positve_dA`` (True in every released model): weight tokens by -dt·A > 0.
             False keeps dt·A < 0 (the ablation); there is no decay either way.
     """
 
-    kind = "mixer"
-    num_directions = 1
-
     def __init__(self, positive_dA: bool = True):
         super().__init__()
         self.positive_dA = positive_dA
 
-    def build_orders(self, H: int, W: int) -> torch.Tensor:
-        raise TypeError("ncssd is a mixer, not a scan: every token attends to every other token, so it has no "
-                        "token order. Check `strategy.kind == 'scan'` before asking for orders.")
-
     def forward(self, x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
-                D: torch.Tensor = None) -> torch.Tensor:
+                D: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Mix L tokens.
 
         Args:
@@ -64,4 +60,15 @@ class NonCausalSSD(ScanStrategy):
         return y
 
     def extra_repr(self) -> str:
-        return f"name={self.scan_name!r}, kind='mixer', positive_dA={self.positive_dA}"
+        return f"positive_dA={self.positive_dA}"
+
+
+def ncssd_mixer(mixer: Union[str, NonCausalSSD] = NCSSD_NAME) -> NonCausalSSD:
+    """The NC-SSD op from its config name ``"ncssd"`` or an instance (e.g. ``NonCausalSSD(positive_dA=False)``)."""
+    if isinstance(mixer, NonCausalSSD):
+        return mixer
+    if mixer == NCSSD_NAME:
+        return NonCausalSSD()
+    raise ValueError(f"VSSD's 'mixer' stages run the NC-SSD token mixer: pass scan='ncssd' or a "
+                     f"visionssm.layers.ncssd.NonCausalSSD, got {mixer!r} (a scan order needs a scan layer such as "
+                     f"SS2D, not VSSD's Mamba2 projections)")
