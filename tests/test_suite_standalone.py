@@ -1,16 +1,54 @@
 """The suite stands alone: tests that need ../shared/fixtures skip without them (saying what they check and where
-the files come from), and VISIONSSM_REQUIRE_FIXTURES=1 (set by .ci/run) turns that skip into a failure."""
+the files come from), and VISIONSSM_REQUIRE_FIXTURES=1 (set by .ci/run) turns that skip into a failure. A plain
+``pytest`` runs the fast tier; README's test command (what CI runs) runs every test."""
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from _pytest.mark.expression import Expression
 
 from .conftest import REQUIRE_FIXTURES_ENV, missing_fixtures
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def _options(argv):
+    """(-m expression or None, --timeout seconds or None) from a pytest argument list."""
+    mark = timeout = None
+    for i, arg in enumerate(argv):
+        if arg == "-m":
+            mark = argv[i + 1]
+        elif arg.startswith("--timeout="):
+            timeout = float(arg.split("=", 1)[1])
+    return mark, timeout
+
+
+def _selects(expr, marks):
+    return expr is None or Expression.compile(expr).evaluate(lambda name: name in marks)
+
+
+def test_plain_pytest_is_the_fast_tier_and_the_readme_command_runs_everything():
+    line = re.search(r'^addopts = "(.*)"$', (ROOT / "pyproject.toml").read_text(), re.M)
+    assert line, "pyproject.toml [tool.pytest.ini_options] has no one-line addopts"
+    addopts = shlex.split(line.group(1).replace('\\"', '"'))
+    mark, timeout = _options(addopts)
+    assert not _selects(mark, {"slow"}) and _selects(mark, set()) and _selects(mark, {"mm"})
+    assert timeout and timeout >= 60
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- setup:test -->\s*```bash\n(.+?)\n", readme)
+    assert block, "README.md lacks the setup:test block"
+    argv = shlex.split(block.group(1).split("&&")[-1])
+    assert argv[0] == "pytest"
+    ci_mark, ci_timeout = _options(addopts + argv[1:])  # the command line comes after addopts and wins
+    assert _selects(ci_mark, {"slow"}) and _selects(ci_mark, set()) and _selects(ci_mark, {"slow", "mm"})
+    assert ci_timeout and ci_timeout >= 1200, "slow tests need a generous limit on 2 loaded cores"
+    assert "export VISIONSSM_REQUIRE_FIXTURES=1" in (ROOT / ".ci" / "run").read_text()
 
 
 @pytest.mark.parametrize("value, action", [(None, "skip"), ("", "skip"), ("0", "skip"), ("1", "fail"),
