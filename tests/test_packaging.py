@@ -33,7 +33,6 @@ def test_import_from_checkout_root_shadowing_the_install():
     assert Path(res.stdout.splitlines()[0]).resolve() == (ROOT / "kernels" / "__init__.py").resolve()
 
 
-@pytest.mark.slow
 def test_no_top_level_kernels_module(tmp_path):
     res = subprocess.run([sys.executable, "-c", "import importlib.util as u; print(u.find_spec('kernels'))"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
