@@ -79,6 +79,7 @@ def test_default_references_are_timms_three():
     assert REFERENCE_MODELS == ("convnext_tiny", "swin_tiny_patch4_window7_224", "deit_small_patch16_224")
 
 
+@pytest.mark.slow
 def test_end_to_end_tiny_run_writes_json_and_ratios(tmp_path, capsys):
     out = tmp_path / "res.json"
     spec = "vmamba_tiny_s1l8:depths=(1,1,1,1),dims=16"

@@ -19,12 +19,14 @@ def _probe(cwd, env_path=None):
     return subprocess.run([sys.executable, "-c", PROBE], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_import_from_outside_the_checkout(tmp_path):
     res = _probe(tmp_path)
     assert res.returncode == 0, res.stderr
     assert Path(res.stdout.splitlines()[0]).resolve().parent.name == "kernels"
 
 
+@pytest.mark.slow
 def test_import_from_checkout_root_shadowing_the_install():
     res = _probe(ROOT)
     assert res.returncode == 0, res.stderr

@@ -24,6 +24,7 @@ def test_digits_export_is_stratified_and_disjoint(tmp_path):
         export_digits(tmp_path / "d", val_fraction=0.2, seed=1)
 
 
+@pytest.mark.slow
 @pytest.mark.mm
 def test_quickstart_script_end_to_end(tmp_path):
     pytest.importorskip("sklearn")

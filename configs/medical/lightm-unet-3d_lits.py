@@ -5,6 +5,9 @@
 _base_ = ['./_base_/medical_runtime.py']
 data_root = 'data/nnUNet_raw/Dataset801_LiverCT/'
 patch = (128, 128, 128)
+# Train on fold 0 of nnU-Net's 5-fold split of imagesTr and validate (pick the best checkpoint) on its held-out
+# cases; nnU-Net's own splits_final.json can be given with splits_file=... in both datasets.
+fold = 0
 model = dict(
     type='visionssm.MedSegModel',
     model=dict(name='lightm_unet_3d', in_chans=1, num_classes=3, init_filters=32, blocks_down=(1, 2, 2, 4),
@@ -15,11 +18,12 @@ model = dict(
 train_dataloader = dict(
     batch_size=2, num_workers=4, persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(type='visionssm.NnUNetRawDataset', data_root=data_root, split='train', patch_size=patch))
+    dataset=dict(type='visionssm.NnUNetRawDataset', data_root=data_root, split='train', fold=fold,
+                 patch_size=patch))
 val_dataloader = dict(
     batch_size=1, num_workers=1, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='visionssm.NnUNetRawDataset', data_root=data_root, split='train', augment=False))
+    dataset=dict(type='visionssm.NnUNetRawDataset', data_root=data_root, split='val', fold=fold))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='visionssm.MedSegMetric', num_classes=3, class_names=('background', 'liver', 'tumor'))
 test_evaluator = val_evaluator

@@ -102,3 +102,17 @@ def test_dataset_with_transform_and_collate(levir_root):
     batch = collate([ds[0], ds[1]])
     assert batch["img_from"].shape == (2, 3, 32, 32) and batch["gt"].shape == (2, 32, 32)
     assert batch["gt"].dtype.is_floating_point is False and len(batch["name"]) == 2
+
+
+def test_split_without_its_folder_warns_that_every_split_reads_the_same_pairs(second_root, xbd_root, levir_root,
+                                                                               tmp_path):
+    for make in (lambda: SECOND(second_root["root"], split="test"), lambda: XBDDataset(xbd_root["root"], split="test")):
+        with pytest.warns(UserWarning, match=r"split='test' reads every pair in .*put each split in its own folder"):
+            make()
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        BinaryChangeDataset(levir_root["root"], split="test")  # test/ exists: no warning
+        lst = tmp_path / "test.txt"
+        lst.write_text("00000\n")
+        assert len(SECOND(second_root["root"], split="test", list_file=lst)) == 1  # a list file picks the pairs

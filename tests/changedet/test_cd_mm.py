@@ -38,6 +38,7 @@ def _scalars(work_dir: Path):
     return [json.loads(line) for line in run.read_text().splitlines() if line.strip()]
 
 
+@pytest.mark.slow
 def test_train_and_test_with_tools(levir_small, tmp_path):
     from visionssm.cli.test import main as test_main
     from visionssm.cli.train import main as train_main

@@ -80,3 +80,44 @@ def test_label_out_of_range_raises():
     acc = SegMetricAccumulator(2)
     with pytest.raises(ValueError, match=r"label values \[3\]"):
         acc.add(np.zeros((2, 2), int), np.full((2, 2), 3))
+
+
+def _absent_cases():
+    """Three 4x4 cases, classes bg / 1 / 2, built so that every absent-class situation occurs once."""
+    a_gt, a_pr = np.zeros((4, 4), int), np.zeros((4, 4), int)
+    a_gt[1:3, 1:3], a_pr[1:3, 2:4] = 1, 1  # class 1: the shifted square (Dice 0.5, HD95 1.0)
+    a_pr[0, 0] = 2  # class 2: predicted, not in the ground truth
+    b_gt = np.zeros((4, 4), int)
+    b_gt[2:4, 2:4] = 2  # class 1 absent from both; class 2 exact
+    c_gt = np.zeros((4, 4), int)
+    c_gt[0:2, 0:2] = 1  # class 1 missed entirely; class 2 absent from both
+    return [(a_pr, a_gt), (b_gt.copy(), b_gt), (np.zeros((4, 4), int), c_gt)]
+
+
+@pytest.mark.parametrize("absent, expected", [
+    # NaN convention: per case (dice1, dice2 | hd1, hd2) = A (0.5, 0 | 1, nan), B (nan, 1 | nan, 0), C (0, nan | nan, nan)
+    ("nan", {"Dice.1": 0.25, "Dice.2": 0.5, "mDice": 0.375, "HD95.1": 1.0, "HD95.2": 0.0, "mHD95": 0.5}),
+    # TransUNet: A (0.5, 1 | 1, 0), B (0, 1 | 0, 0), C (0, 0 | 0, 0): every case counts
+    ("transunet", {"Dice.1": 1 / 6, "Dice.2": 2 / 3, "mDice": 5 / 12, "HD95.1": 1 / 3, "HD95.2": 0.0, "mHD95": 1 / 6}),
+])
+def test_absent_class_protocols_by_hand(absent, expected):
+    acc = SegMetricAccumulator(3, absent=absent)
+    for pred, gt in _absent_cases():
+        acc.add(pred, gt)
+    r = acc.compute()
+    assert {k: r[k] for k in expected} == pytest.approx(expected)
+    # the protocol changes only Dice and HD95: IoU of class 2 stays NaN in case C (0 in A, 1 in B)
+    assert r["IoU.2"] == pytest.approx((0.0 + 1.0) / 2)
+
+
+def test_absent_protocol_through_the_mm_metric():
+    pytest.importorskip("mmengine")
+    import torch
+
+    from visionssm.medical.mm import MedSegMetric
+    metric = MedSegMetric(num_classes=3, absent="transunet")
+    metric.process(None, [{"pred_label": torch.from_numpy(p), "label": torch.from_numpy(g)} for p, g in _absent_cases()])
+    r = metric.compute_metrics(metric.results)
+    assert r["mDice"] == pytest.approx(5 / 12) and r["mHD95"] == pytest.approx(1 / 6)
+    with pytest.raises(ValueError, match="absent='nnunet'.*'transunet'"):
+        MedSegMetric(num_classes=3, absent="nnunet")

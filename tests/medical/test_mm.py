@@ -34,6 +34,7 @@ def test_registry_and_modes(isic_root):
     assert 0.0 <= res["mDice"] <= 1.0 and "pooled_IoU" in res and "mHD95" in res
 
 
+@pytest.mark.slow
 @pytest.mark.mm
 def test_tools_train_tiny_run(isic_root, tmp_path):
     work = tmp_path / "work"
@@ -80,6 +81,7 @@ def test_configs_parse(path):
     assert METRICS.get(cfg.val_evaluator.type) is not None
 
 
+@pytest.mark.slow
 def test_import_without_mmengine():
     code = ("import sys; import visionssm.medical; "
             "assert not any(m.split('.')[0] in ('mmengine', 'mmcv', 'nibabel', 'h5py') for m in sys.modules), "

@@ -49,6 +49,7 @@ def test_cpu_amp_error_and_syncbn_fallback():
     assert cfg.model.backbone.norm_cfg.type == "BN"  # the config says SyncBN, which needs CUDA
 
 
+@pytest.mark.slow
 def test_test_tool_rejects_missing_checkpoint(tmp_path):
     with pytest.raises(AssertionError, match="checkpoint .*nope.pth not found"):
         run_tool([ROOT / "tools" / "test.py", DET, tmp_path / "nope.pth"])

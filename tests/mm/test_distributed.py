@@ -38,6 +38,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_process_gloo_training_ranks_agree(imagenet_root, tmp_path):
     (tmp_path / "rank_probe.py").write_text(PROBE)
     wd = tmp_path / "work"

@@ -57,6 +57,7 @@ def _check_resumed(work_dir: Path, ckpt_name: str, it: int, logged_before: int):
     assert ckpt["meta"]["iter"] == it
 
 
+@pytest.mark.slow
 def test_detection_mask_rcnn(coco_root, tmp_path):
     wd = tmp_path / "work"
     cfg = write_config(tmp_path / "det_a.py", DET_CFG, tiny_det_body(coco_root, wd, max_epochs=3))
@@ -72,6 +73,7 @@ def test_detection_mask_rcnn(coco_root, tmp_path):
     assert (tmp_path / "pred.pkl").is_file()
 
 
+@pytest.mark.slow
 def test_segmentation_upernet(ade_root, tmp_path):
     wd = tmp_path / "work"
     cfg = write_config(tmp_path / "seg_a.py", SEG_CFG, tiny_seg_body(ade_root, wd, max_iters=3))
@@ -85,6 +87,7 @@ def test_segmentation_upernet(ade_root, tmp_path):
     assert 0.0 <= float(metrics["mIoU"]) <= 100.0 and 0.0 < float(metrics["aAcc"]) <= 100.0, metrics
 
 
+@pytest.mark.slow
 def test_classification(imagenet_root, tmp_path):
     wd = tmp_path / "work"
     cfg = write_config(tmp_path / "cls_a.py", CLS_CFG, tiny_cls_body(imagenet_root, wd, max_epochs=3))
@@ -99,6 +102,7 @@ def test_classification(imagenet_root, tmp_path):
     assert metrics["accuracy/top1"] in [12.5 * k for k in range(9)] and metrics["accuracy/top2"] == 100.0
 
 
+@pytest.mark.slow
 def test_missing_dataset_names_expected_layout(tmp_path):
     cfg = write_config(tmp_path / "det_missing.py", DET_CFG, "train_dataloader = dict(dataset=dict("
                        f"data_root={str(tmp_path / 'nowhere') + '/'!r}))\n")

@@ -150,6 +150,14 @@ def resolve_layout(root: Path, layout: Union[str, Dict[str, str]], layouts: Dict
                       f"{_listing(candidates[0])}. Pass layout=dict(img_from=..., img_to=..., label=...) for another layout.")
 
 
+def _warn_if_split_ignored(cls: str, root: Path, split: Optional[str], base: Path, list_file) -> None:
+    """A split without its own folder or list file reads the whole root: every split then sees the same pairs."""
+    if split and list_file is None and Path(base) == Path(root):
+        warnings.warn(f"{cls}: {Path(root) / split} does not exist, so split={split!r} reads every pair in {root}; "
+                      "training and evaluation then see the same pairs: put each split in its own folder or give "
+                      "each a list file (ann_file)", stacklevel=3)
+
+
 def read_list_file(path: Union[str, Path]) -> List[str]:
     """One sample name per line (blank lines and '#' comments skipped)."""
     path = Path(path)
@@ -226,6 +234,7 @@ class _FolderMapDataset(_PairDataset):
                  label_suffix: Optional[str] = None, transform: Optional[Callable] = None,
                  on_problem: str = "raise", check_sizes: bool = True):
         self.root, self.folders = resolve_layout(Path(root), layout, self.layouts, split)
+        _warn_if_split_ignored(type(self).__name__, Path(root), split, self.root, list_file)
         self.list_file = list_file
         self.img_suffix = img_suffix
         self.label_suffix = label_suffix
@@ -331,6 +340,7 @@ class XBDDataset(_PairDataset):
                               f"(<name>_pre_disaster{img_suffix}, <name>_post_disaster{img_suffix}) and masks/ "
                               f"(same file names) or targets/ (<name>_pre_disaster_target{img_suffix}). "
                               f"{_listing(root / split if split and (root / split).is_dir() else root)}")
+        _warn_if_split_ignored(type(self).__name__, root, split, base, list_file)
         self.root = base
         self.mask_dir = "masks" if (base / "masks").is_dir() else "targets"
         self.list_file = list_file

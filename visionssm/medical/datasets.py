@@ -25,7 +25,7 @@ from .io import (
 )
 from .transforms import RandomFlipRotate3D, crop_or_pad, isic_transform, synapse_transform
 
-__all__ = ["ISICDataset", "SynapseDataset", "NnUNetRawDataset", "IMAGE_ENDINGS"]
+__all__ = ["ISICDataset", "SynapseDataset", "NnUNetRawDataset", "IMAGE_ENDINGS", "nnunet_crossval_split"]
 
 IMAGE_ENDINGS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -138,17 +138,51 @@ class SynapseDataset(torch.utils.data.Dataset):
         return _sample(image[None], label, name=name)
 
 
+def nnunet_crossval_split(cases: Sequence[str], n_splits: int = 5, seed: int = 12345) -> List[Dict[str, List[str]]]:
+    """nnU-Net v2's default cross-validation split (``splits_final.json`` content) of the given case names.
+
+    nnU-Net sorts the case identifiers and splits them with scikit-learn's ``KFold(n_splits, shuffle=True,
+    random_state=12345)``: the indices shuffled by ``RandomState(seed)``, then cut into contiguous folds, the
+    first ``n % n_splits`` one case larger. Reproduced here with numpy so the fold of a case matches nnU-Net's.
+    """
+    keys = sorted(cases)
+    if len(keys) < n_splits:
+        raise ValueError(f"{len(keys)} cases cannot be split into {n_splits} folds")
+    order = np.arange(len(keys))
+    np.random.RandomState(seed).shuffle(order)
+    sizes = np.full(n_splits, len(keys) // n_splits)
+    sizes[: len(keys) % n_splits] += 1
+    splits, start = [], 0
+    for size in sizes:
+        val = set(order[start:start + size].tolist())
+        start += size
+        splits.append({"train": [k for i, k in enumerate(keys) if i not in val],
+                       "val": [k for i, k in enumerate(keys) if i in val]})
+    return splits
+
+
 class NnUNetRawDataset(torch.utils.data.Dataset):
     """nnU-Net v2 raw dataset (``imagesTr``/``labelsTr`` + ``dataset.json``), 3D NIfTI or 2D PNG.
 
     Images are z-scored per channel (nnU-Net's default for non-CT; CT users may pass ``normalize=None`` and
     clip themselves). ``patch_size`` crops (randomly when augmenting) and zero-pads to a fixed size so volumes
     batch; ``augment`` applies :class:`RandomFlipRotate3D` (3D) or flips (2D).
+
+    Splits: ``'test'`` reads ``imagesTs``. ``'train'`` and ``'val'`` read ``imagesTr``; with ``fold=k`` they are
+    the training / held-out cases of fold k of nnU-Net's 5-fold split (:func:`nnunet_crossval_split`, or the
+    ``splits_file`` nnU-Net wrote, ``splits_final.json``), so validation never sees a training case.
+    ``split='train'`` without a fold uses every labelled case (nnU-Net's fold ``all``).
     """
 
     def __init__(self, data_root: str, split: str = "train", patch_size: Optional[Sequence[int]] = None,
                  augment: Optional[bool] = None, normalize: Optional[str] = "zscore", cases: Optional[Sequence[str]] = None,
-                 seed: Optional[int] = None):
+                 seed: Optional[int] = None, fold: Optional[int] = None, splits_file: Optional[str] = None):
+        if split not in ("train", "val", "test"):
+            raise ValueError(f"NnUNetRawDataset split must be 'train', 'val' (folds of imagesTr) or 'test' (imagesTs), "
+                             f"got {split!r}")
+        if split == "val" and fold is None and cases is None:
+            raise ValueError("NnUNetRawDataset split='val' needs fold=0..4 (the held-out cases of that fold of "
+                             "nnU-Net's 5-fold split of imagesTr) or an explicit cases=[...] list")
         self.root = os.fspath(data_root)
         meta_path = os.path.join(self.root, "dataset.json")
         if not os.path.isfile(meta_path):
@@ -169,8 +203,8 @@ class NnUNetRawDataset(torch.utils.data.Dataset):
         self.allowed = set(self.labels.values())
         self.num_classes = max(v for k, v in self.labels.items() if k != "ignore") + 1
         self.class_names = [next((k for k, v in self.labels.items() if v == c), str(c)) for c in range(self.num_classes)]
-        self.split = split
-        sub = "Tr" if split == "train" else "Ts"
+        self.split, self.fold = split, fold
+        sub = "Ts" if split == "test" else "Tr"
         self.image_dir = os.path.join(self.root, f"images{sub}")
         self.label_dir = os.path.join(self.root, f"labels{sub}")
         if not os.path.isdir(self.image_dir):
@@ -180,6 +214,8 @@ class NnUNetRawDataset(torch.utils.data.Dataset):
             src = self.label_dir if self.has_labels else self.image_dir
             suffix = self.ending if self.has_labels else "_0000" + self.ending
             cases = sorted(f[:-len(suffix)] for f in os.listdir(src) if f.endswith(suffix))
+            if fold is not None and split != "test":
+                cases = self._fold_cases(cases, fold, splits_file)[split]
         self.cases = list(cases)
         if not self.cases:
             raise FileNotFoundError(f"NnUNetRawDataset: no cases ending with {self.ending!r} in {self.root}.\n{NNUNET_LAYOUT}")
@@ -189,6 +225,21 @@ class NnUNetRawDataset(torch.utils.data.Dataset):
         self.normalize = normalize
         self.rng = np.random.default_rng(seed)
         self.aug3d = RandomFlipRotate3D(seed=seed)
+
+    def _fold_cases(self, cases: List[str], fold: int, splits_file: Optional[str]) -> Dict[str, List[str]]:
+        if splits_file is not None:
+            with open(splits_file) as f:
+                splits = json.load(f)
+            source = splits_file
+        else:
+            splits, source = nnunet_crossval_split(cases), "nnU-Net's default 5-fold split"
+        if not 0 <= fold < len(splits):
+            raise ValueError(f"NnUNetRawDataset: fold={fold} but {source} has folds 0..{len(splits) - 1}")
+        chosen = splits[fold]
+        unknown = sorted(set(chosen["train"] + chosen["val"]) - set(cases))
+        if unknown:
+            raise FileNotFoundError(f"NnUNetRawDataset: {source} names cases not in {self.root}: {unknown[:5]}")
+        return chosen
 
     def __len__(self) -> int:
         return len(self.cases)

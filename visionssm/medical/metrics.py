@@ -8,6 +8,13 @@ symmetric surface distances, surfaces = mask XOR its erosion with a connectivity
 distances from ``scipy.ndimage.distance_transform_edt`` (in voxels unless ``spacing`` is given); NaN when
 either mask is empty.
 
+Classes missing from a case (``absent``): by default a Dice, IoU, ... with a zero denominator and an HD95 with an
+empty mask are NaN and left out of the means, so a case only counts for the classes it can measure.
+``absent='transunet'`` scores Dice and HD95 the way TransUNet's and VM-UNet's Synapse evaluation does
+(``calculate_metric_percase``), so every case counts for every class: both masks non-empty → the measured values;
+prediction non-empty but ground truth empty → Dice 1, HD95 0; prediction empty → Dice 0, HD95 0 (whether or not
+the ground truth is empty). IoU, sensitivity and specificity keep the NaN convention (that protocol defines none).
+
 ``SegMetricAccumulator`` gives both aggregations found in the anchors: the mean over cases (Synapse, nnU-Net)
 and the pixel-pooled value over the whole set (VM-UNet's ISIC numbers, where "mIoU" is the foreground IoU).
 """
@@ -15,7 +22,9 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-__all__ = ["confusion_counts", "ratios_from_counts", "hd95", "SegMetricAccumulator"]
+__all__ = ["confusion_counts", "ratios_from_counts", "hd95", "case_metrics", "SegMetricAccumulator", "ABSENT_PROTOCOLS"]
+
+ABSENT_PROTOCOLS = ("nan", "transunet")
 
 
 def confusion_counts(pred: np.ndarray, gt: np.ndarray, num_classes: int) -> np.ndarray:
@@ -67,6 +76,31 @@ def hd95(pred: np.ndarray, gt: np.ndarray, spacing: Optional[Sequence[float]] = 
     return float(np.percentile(np.concatenate([d_pg, d_gp]), 95))
 
 
+def _check_absent(absent: str) -> str:
+    if absent not in ABSENT_PROTOCOLS:
+        raise ValueError(f"absent={absent!r}: use 'nan' (classes missing from a case are left out of the means) or "
+                         "'transunet' (TransUNet / VM-UNet Synapse scoring)")
+    return absent
+
+
+def case_metrics(pred: np.ndarray, gt: np.ndarray, num_classes: int, compute_hd95: bool = True,
+                 spacing: Optional[Sequence[float]] = None, absent: str = "nan"):
+    """``(counts (K, 4), {metric: (K,) array})`` for one case; ``absent`` as in the module docstring."""
+    pred, gt = np.asarray(pred), np.asarray(gt)
+    counts = confusion_counts(pred, gt, num_classes)
+    case = ratios_from_counts(counts)
+    if compute_hd95:
+        case["hd95"] = np.array([hd95(pred == c, gt == c, spacing) for c in range(num_classes)])
+    if _check_absent(absent) == "transunet":
+        tp, fp, fn, _ = counts.T
+        in_pred, in_gt = tp + fp > 0, tp + fn > 0
+        both = in_pred & in_gt
+        case["dice"] = np.where(both, case["dice"], np.where(in_pred, 1.0, 0.0))
+        if compute_hd95:
+            case["hd95"] = np.where(both, case["hd95"], 0.0)
+    return counts, case
+
+
 class SegMetricAccumulator:
     """Collects per-case metrics and pooled confusion counts.
 
@@ -74,16 +108,19 @@ class SegMetricAccumulator:
         num_classes: label values 0..K-1 (binary: 2). class_names: for the per-class keys.
         include_background: report class 0 as well (default: foreground classes only).
         compute_hd95: HD95 per case and class (the slowest part; off for quick validation).
+        absent: ``'nan'`` (default) or ``'transunet'``: how a class missing from a case's prediction or ground
+            truth is scored (module docstring).
     """
 
     def __init__(self, num_classes: int, class_names: Optional[Sequence[str]] = None,
-                 include_background: bool = False, compute_hd95: bool = True):
+                 include_background: bool = False, compute_hd95: bool = True, absent: str = "nan"):
         self.num_classes = num_classes
         self.class_names = list(class_names) if class_names else [str(c) for c in range(num_classes)]
         if len(self.class_names) != num_classes:
             raise ValueError(f"{len(self.class_names)} class names for {num_classes} classes")
         self.first = 0 if include_background else 1
         self.compute_hd95 = compute_hd95
+        self.absent = _check_absent(absent)
         self.reset()
 
     def reset(self) -> None:
@@ -95,11 +132,8 @@ class SegMetricAccumulator:
         bad = np.setdiff1d(np.unique(gt), np.arange(self.num_classes))
         if bad.size:
             raise ValueError(f"ground truth has label values {bad.tolist()} outside 0..{self.num_classes - 1}")
-        counts = confusion_counts(pred, gt, self.num_classes)
+        counts, case = case_metrics(pred, gt, self.num_classes, self.compute_hd95, spacing, self.absent)
         self.pooled += counts
-        case = ratios_from_counts(counts)
-        if self.compute_hd95:
-            case["hd95"] = np.array([hd95(pred == c, gt == c, spacing) for c in range(self.num_classes)])
         self.cases.append(case)
         return case
 

@@ -3,7 +3,6 @@
 """
 from typing import Dict, List, Optional, Sequence
 
-import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.model import BaseDataPreprocessor, BaseModel
@@ -14,7 +13,7 @@ from visionssm.mm.registry import DATASETS, METRICS, MODELS
 from .datasets import ISICDataset, NnUNetRawDataset, SynapseDataset
 from .infer import logits_to_labels, predict_slices, sliding_window_inference
 from .losses import build_loss
-from .metrics import SegMetricAccumulator, confusion_counts, hd95, ratios_from_counts
+from .metrics import SegMetricAccumulator, case_metrics
 from .models import create_medical_model
 
 __all__ = ["MedSegDataPreprocessor", "MedSegModel", "MedSegMetric"]
@@ -109,26 +108,24 @@ class MedSegModel(BaseModel):
 class MedSegMetric(BaseMetric):
     """Dice / IoU / sensitivity / specificity / HD95 per class and mean (see :mod:`visionssm.medical.metrics`).
 
-    ``num_classes`` counts label values including background (binary: 2).
+    ``num_classes`` counts label values including background (binary: 2); ``absent='transunet'`` scores classes
+    missing from a case as TransUNet / VM-UNet do on Synapse (see :mod:`visionssm.medical.metrics`).
     """
 
     default_prefix = "medseg"
 
     def __init__(self, num_classes: int, class_names: Optional[Sequence[str]] = None,
-                 include_background: bool = False, compute_hd95: bool = True, **kwargs):
+                 include_background: bool = False, compute_hd95: bool = True, absent: str = "nan", **kwargs):
         super().__init__(**kwargs)
         self.acc_args = {"num_classes": num_classes, "class_names": class_names, "include_background": include_background,
-                             "compute_hd95": compute_hd95}
+                             "compute_hd95": compute_hd95, "absent": absent}
+        SegMetricAccumulator(**self.acc_args)  # checks the arguments when the config is built
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         K = self.acc_args["num_classes"]
         for s in data_samples:
             pred, gt = s["pred_label"].cpu().numpy(), s["label"].cpu().numpy()
-            counts = confusion_counts(pred, gt, K)
-            case = ratios_from_counts(counts)
-            if self.acc_args["compute_hd95"]:
-                case["hd95"] = np.array([hd95(pred == c, gt == c) for c in range(K)])
-            self.results.append((counts, case))
+            self.results.append(case_metrics(pred, gt, K, self.acc_args["compute_hd95"], absent=self.acc_args["absent"]))
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         acc = SegMetricAccumulator(**self.acc_args)

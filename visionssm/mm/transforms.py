@@ -1,4 +1,5 @@
-"""Classification data pipeline: timm's own train/eval transforms (RandAugment, random erasing, crop_pct ...)."""
+"""Data pipeline pieces: timm's own classification transforms (RandAugment, random erasing, crop_pct ...) and the
+segmentation label-map size check."""
 from typing import Optional, Tuple, Union
 
 from mmcv.transforms import BaseTransform
@@ -6,7 +7,7 @@ from PIL import Image
 
 from .registry import TRANSFORMS
 
-__all__ = ["PackClsInputs", "TimmClsTransform"]
+__all__ = ["CheckSegMapSize", "PackClsInputs", "TimmClsTransform"]
 
 
 @TRANSFORMS.register_module()
@@ -41,3 +42,25 @@ class PackClsInputs(BaseTransform):
     def transform(self, results: dict) -> dict:
         return {"inputs": results["img"], "data_samples": {"gt_label": int(results["gt_label"]),
                                                              "img_path": results.get("img_path")}}
+
+
+@TRANSFORMS.register_module()
+class CheckSegMapSize(BaseTransform):
+    """Refuses a label map whose size differs from its image's; goes right after ``LoadAnnotations``.
+
+    mmseg resizes image and label map to the same target independently, so a wrongly sized label map is silently
+    stretched over its image in training, and validation (which keeps the label at its own size) then fails in
+    the metric. The image size is ``ori_shape`` (as decoded, before any resize), so the check also holds in test
+    pipelines that resize before loading the annotation.
+    """
+
+    def transform(self, results: dict) -> dict:
+        if "gt_seg_map" not in results:
+            raise KeyError("CheckSegMapSize found no 'gt_seg_map': put it after LoadAnnotations in the pipeline")
+        seg_hw = tuple(results["gt_seg_map"].shape[:2])
+        img_hw = tuple(results["ori_shape"][:2])
+        if seg_hw != img_hw:
+            raise ValueError(f"label map {results.get('seg_map_path')} is {seg_hw[1]}x{seg_hw[0]} (WxH) but its image "
+                             f"{results.get('img_path')} is {img_hw[1]}x{img_hw[0]}: save the label map at the "
+                             "image's size (or remove the pair from the dataset)")
+        return results
