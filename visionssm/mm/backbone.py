@@ -1,4 +1,5 @@
 """One mmdet/mmseg backbone over any timm model (visionssm's or timm's own): NCHW maps of selected stages."""
+import functools
 import logging
 import os
 import sys
@@ -15,7 +16,30 @@ from torch import nn
 
 from .registry import MODELS
 
-__all__ = ["VisionSSMBackbone", "build_timm_features", "load_backbone_checkpoint"]
+__all__ = ["VisionSSMBackbone", "build_timm_features", "keep_grad_layout", "load_backbone_checkpoint"]
+
+
+def _grad_like_param(grad: torch.Tensor, stride: tuple) -> torch.Tensor:
+    if grad.stride() == stride or grad.dim() != len(stride):
+        return grad
+    if any(g != s and n != 1 for g, s, n in zip(grad.stride(), stride, grad.shape)):
+        return grad  # a real layout difference: autograd copies it into the parameter's layout itself
+    return grad.as_strided(grad.shape, stride, grad.storage_offset())  # same memory, relabelled: no copy
+
+
+def keep_grad_layout(module: nn.Module) -> nn.Module:
+    """Give gradients the exact strides of their parameters where the two differ only on size-1 dimensions.
+
+    A depthwise conv weight ``(C, 1, k, k)`` is stored contiguous (strides ``(k*k, k*k, k, 1)``), but when its
+    input is an NHWC tensor permuted to NCHW (the VMamba-family blocks) the convolution's backward returns the
+    weight gradient as channels-last (``(k*k, 1, k, 1)``): the same memory order, other stride labels. Autograd
+    accepts that, but DDP compares strides literally, warns ``Grad strides do not match bucket view strides``
+    and copies every such gradient at every step. A tensor hook relabels those gradients (a view, no copy).
+    """
+    for p in module.parameters():
+        if p.dim() > 1 and 1 in p.shape and p.requires_grad:
+            p.register_hook(functools.partial(_grad_like_param, stride=tuple(p.stride())))
+    return module
 
 
 def build_timm_features(model_name: Optional[str], official: Optional[Mapping], out_indices: Sequence[int],
@@ -145,6 +169,7 @@ class VisionSSMBackbone(BaseModule):
         self.channels = self.body.feature_info.channels()
         self.strides = self.body.feature_info.reduction()
         self.out_norms = nn.ModuleList([_out_norm(out_norm, c) for c in self.channels])
+        keep_grad_layout(self.body)
         self.frozen_stages = frozen_stages
         if with_cp:
             self.body.model.set_grad_checkpointing(True)

@@ -9,7 +9,7 @@ from timm.data.mixup import mixup_target
 from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
 from torch import nn
 
-from .backbone import load_backbone_checkpoint
+from .backbone import keep_grad_layout, load_backbone_checkpoint
 from .batching import as_sample_list
 from .registry import MODELS
 
@@ -75,7 +75,8 @@ class TimmClassifier(BaseModel):
             data_preprocessor = {"type": "visionssm.ClsDataPreprocessor"}
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         import visionssm  # noqa: F401  (registers our timm models)
-        self.model = timm.create_model(model_name, pretrained=False, num_classes=num_classes, **model_kwargs)
+        self.model = keep_grad_layout(timm.create_model(model_name, pretrained=False, num_classes=num_classes,
+                                                        **model_kwargs))
         self.num_classes = num_classes
         self._timm_args = (model_name, dict(model_kwargs, num_classes=num_classes))
         self.mixup = OddBatchMixup(**mixup, label_smoothing=label_smoothing, num_classes=num_classes) if mixup else None

@@ -130,6 +130,8 @@ def _component_args(cfg: Mapping, scope: str) -> List[str]:
             if extra is None:
                 continue
             names = names | extra
+        if registry.name == "hook":
+            names = names | {"priority"}  # popped by Runner.register_hook
         tname = getattr(obj, "__name__", str(typ))
         for key in comp:
             if key == "type" or key.startswith("_") or key in names:  # _scope_: mmengine's
