@@ -13,7 +13,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
-__all__ = ["CheckpointError", "CheckpointMismatchError", "init_model_from_checkpoint", "load_model_checkpoint", "read_checkpoint",
+__all__ = ["CheckpointError", "CheckpointMismatchError", "init_model_from_checkpoint", "load_model_checkpoint",
+           "normalise_checkpoint", "read_checkpoint",
            "without_backbone_weights"]
 
 _REVISE_KEYS: Sequence[Tuple[str, str]] = ((r"^module\.", ""),)
@@ -130,6 +131,21 @@ def _describe(missing: List[str], unexpected: List[str], shape: List[str], own, 
     return lines
 
 
+def _unwrap(model: nn.Module) -> nn.Module:
+    if hasattr(model, "module") and not isinstance(model, nn.Sequential) and isinstance(model.module, nn.Module):
+        return model.module  # DDP / MMDistributedDataParallel
+    return model
+
+
+def normalise_checkpoint(ckpt: Mapping, model: nn.Module,
+                         revise_keys: Sequence[Tuple[str, str]] = _REVISE_KEYS) -> Dict[str, Any]:
+    """The checkpoint with ``state_dict`` holding its weights under the model's names (``module.`` stripped, a bare
+    timm state dict given the wrapper's prefix), as mmengine's hooks (EMA) expect."""
+    ckpt = dict(ckpt)
+    ckpt["state_dict"] = _adapt_prefix(_state_dict_of(ckpt, revise_keys), _unwrap(model).state_dict())
+    return ckpt
+
+
 def load_model_checkpoint(model: nn.Module, filename: str, *, strict: bool = True, checkpoint: Optional[Mapping] = None,
                           revise_keys: Sequence[Tuple[str, str]] = _REVISE_KEYS,
                           logger: Optional[logging.Logger] = None) -> Dict[str, Any]:
@@ -140,11 +156,11 @@ def load_model_checkpoint(model: nn.Module, filename: str, *, strict: bool = Tru
     ``strict=False`` (fine-tuning): loads the keys that match by name and shape, logs every key left out
     (both directions), and raises when no key matched. Returns the checkpoint dict (meta, optimizer ...).
     """
-    if hasattr(model, "module") and not isinstance(model, nn.Sequential) and isinstance(model.module, nn.Module):
-        model = model.module  # DDP / MMDistributedDataParallel
-    ckpt = dict(checkpoint) if checkpoint is not None else read_checkpoint(filename)
+    model = _unwrap(model)
+    ckpt = normalise_checkpoint(dict(checkpoint) if checkpoint is not None else read_checkpoint(filename), model,
+                                revise_keys)
     own = model.state_dict()
-    sd = _adapt_prefix(_state_dict_of(ckpt, revise_keys), own)
+    sd = ckpt["state_dict"]
     missing, unexpected, shape = _mismatch(own, sd)
     log = logger or logging.getLogger("visionssm")
     if strict:

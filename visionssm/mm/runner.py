@@ -13,7 +13,7 @@ from typing import Callable, Union
 
 from mmengine.runner import Runner
 
-from .loading import load_model_checkpoint, read_checkpoint
+from .loading import load_model_checkpoint, normalise_checkpoint, read_checkpoint
 
 __all__ = ["BriefConsoleRunner", "VisionSSMRunner"]
 
@@ -47,11 +47,11 @@ class VisionSSMRunner(Runner):
 
     def load_checkpoint(self, filename: str, map_location: Union[str, Callable] = "cpu", strict: bool = False,
                         revise_keys: list = [(r"^module\.", "")]):  # noqa: B006  (mmengine's signature)
-        checkpoint = read_checkpoint(filename, map_location=map_location)
+        checkpoint = normalise_checkpoint(read_checkpoint(filename, map_location=map_location), self.model, revise_keys)
         self.call_hook("after_load_checkpoint", checkpoint=checkpoint)
         strict = strict or self._resume or self.strict_load_from
         checkpoint = load_model_checkpoint(self.model, filename, strict=strict, checkpoint=checkpoint,
-                                           revise_keys=revise_keys, logger=self.logger)
+                                           revise_keys=(), logger=self.logger)
         self._has_loaded = True
         self.logger.info(f"Load checkpoint from {filename}")
         return checkpoint
