@@ -83,7 +83,9 @@ def test_segmentation_upernet(ade_root, tmp_path):
     logged = len(_losses(wd))
     _train(cfg_b, "--resume", wd / "iter_3.pth")
     _check_resumed(wd, "iter_4.pth", 4, logged)
-    metrics = _test(cfg_b, wd / "iter_4.pth", "--work-dir", tmp_path / "test", "--show-dir", tmp_path / "vis")
+    # a fresh visualizer name: mmengine keeps one visualizer per name per process (the training run's save_dir)
+    metrics = _test(cfg_b, wd / "iter_4.pth", "--work-dir", tmp_path / "test", "--show-dir", tmp_path / "vis",
+                    "--cfg-options", f"visualizer.name=seg_test_{abs(hash(str(tmp_path)))}")
     assert 0.0 <= float(metrics["mIoU"]) <= 100.0 and 0.0 < float(metrics["aAcc"]) <= 100.0, metrics
     assert len(list((tmp_path / "vis").rglob("*.png"))) == 2  # one picture per test image
 

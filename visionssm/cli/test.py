@@ -60,6 +60,7 @@ def _visualize(cfg, args) -> None:
             hook["out_dir"] = args.show_dir
         elif "SegVisualizationHook" in str(hook.get("type")):  # mmseg draws through the visualizer's save_dir
             cfg.visualizer["save_dir"] = args.show_dir
+            hook["interval"] = 1  # its default draws every 50th batch: a picture of every prediction here
         else:  # mmdet's DetVisualizationHook
             hook["test_out_dir"] = args.show_dir
 
