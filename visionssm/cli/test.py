@@ -48,9 +48,7 @@ def _visualize(cfg, args) -> None:
     if not (args.show or args.show_dir):
         return
     hooks = cfg.setdefault("default_hooks", {})
-    hook = hooks.get("visualization")
-    if hook is None:
-        hooks["visualization"] = hook = {"type": "visionssm.ClsVisualizationHook"}
+    hook = dict(hooks.get("visualization") or {"type": "visionssm.ClsVisualizationHook"})
     hook["draw"] = True
     if args.show:
         hook["show"] = True
@@ -63,6 +61,7 @@ def _visualize(cfg, args) -> None:
             hook["interval"] = 1  # its default draws every 50th batch: a picture of every prediction here
         else:  # mmdet's DetVisualizationHook
             hook["test_out_dir"] = args.show_dir
+    hooks["visualization"] = hook  # (a ConfigDict copies what it is given: assign the finished dict)
 
 
 def main(argv: Optional[List[str]] = None) -> dict:
