@@ -53,7 +53,7 @@ def allow_mmengine_checkpoints() -> None:
 
     HistoryBuffer.__getstate__ = _history_buffer_getstate
     add = getattr(torch.serialization, "add_safe_globals", None)
-    if add is None:  # torch < 2.4 loads with weights_only=False by default: nothing to do
+    if add is None:  # torch < 2.4: no allow-list API; our loads still pass weights_only=True
         return
     add(mmengine_safe_globals())
 
