@@ -130,7 +130,9 @@ def test_config_check_accepts_repository_configs():
 
     for path in (CLS_CFG, CONFIGS / "quickstart" / "vmamba-digits_1xb64_20e.py",
                  CONFIGS / "detection" / "mask-rcnn_vmamba-tiny-s1l8_fpn_1x_coco.py",
-                 CONFIGS / "segmentation" / "upernet_vim-tiny_8xb2-60k_ade20k-512x512.py"):
+                 CONFIGS / "segmentation" / "upernet_vim-tiny_8xb2-60k_ade20k-512x512.py",
+                 CONFIGS / "change_detection" / "mambascd-tiny_1xb16-50k_second-256x256.py",
+                 CONFIGS / "medical" / "lightm-unet-3d_lits.py"):
         check_config(Config.fromfile(path))
 
 
