@@ -138,3 +138,11 @@ def test_segmenter_refuses_mismatched_checkpoint(tmp_path, offline):
     torch.save({"state_dict": {"backbone.body.model.stem.weight": torch.zeros(1)}}, tmp_path / "bad.pth")
     with pytest.raises(CheckpointMismatchError, match="missing keys"):
         Segmenter.from_config(cfg_path, str(tmp_path / "bad.pth"), device="cpu")
+
+
+def test_training_config_without_downloadable_weights_says_what_to_do(offline):
+    """Training (no full checkpoint) with ``pretrained=True`` for a Google-Drive-only release names the fix."""
+    from visionssm.mm import VisionSSMBackbone
+
+    with pytest.raises(ValueError, match=r"no direct download \(released at https://drive.google.com.*init_cfg"):
+        VisionSSMBackbone(model_name="msvmamba_micro", pretrained=True, **_small("msvmamba_micro"))

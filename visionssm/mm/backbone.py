@@ -70,8 +70,23 @@ def build_timm_features(model_name: Optional[str], official: Optional[Mapping], 
     if not timm.is_model(model_name):
         raise KeyError(f"unknown timm model {model_name!r}; visionssm names: "
                        f"{', '.join(timm.list_models('vmamba*')[:6])} ... (timm.list_models() lists all)")
+    if pretrained and "pretrained_cfg_overlay" not in model_kwargs:
+        _check_downloadable(model_name)
     return timm.create_model(model_name, pretrained=pretrained, features_only=True, feature_cls="getter",
                              out_indices=tuple(out_indices), **model_kwargs)
+
+
+def _check_downloadable(model_name: str) -> None:
+    """``pretrained=True`` for a variant whose released weights have no direct download: say how to get them."""
+    cfg = timm.models.get_pretrained_cfg(model_name)
+    if cfg is None or cfg.url or cfg.hf_hub_id or cfg.file or cfg.state_dict:
+        return
+    where = f" (released at {cfg.origin_url})" if cfg.origin_url else ""
+    raise ValueError(
+        f"backbone {model_name}: pretrained=True, but its ImageNet weights have no direct download{where}. "
+        f"Download the official .pth and set model.backbone.init_cfg=dict(type='Pretrained', checkpoint=<path>) "
+        f"with pretrained=False, or pretrained=False to train from scratch. (Evaluation and inference with a full "
+        f"checkpoint need neither: tools/test.py and visionssm infer build without backbone weights.)")
 
 
 def _local_file(checkpoint: str) -> str:
