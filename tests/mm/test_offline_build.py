@@ -17,7 +17,7 @@ import torch
 
 pytestmark = pytest.mark.mm
 
-from .mm_helpers import CONFIGS, write_config  # noqa: E402
+from .mm_helpers import CONFIGS, tiny_seg_body, write_config  # noqa: E402
 
 pytest.importorskip("mmdet")
 import visionssm.mm  # noqa: E402,F401  (mmdet::/mmseg:: config bases without pkg_resources)
@@ -146,3 +146,18 @@ def test_training_config_without_downloadable_weights_says_what_to_do(offline):
 
     with pytest.raises(ValueError, match=r"no direct download \(released at https://drive.google.com.*init_cfg"):
         VisionSSMBackbone(model_name="msvmamba_micro", pretrained=True, **_small("msvmamba_micro"))
+
+
+def test_test_tool_evaluates_offline_with_pretrained_config(ade_root, tmp_path, offline):
+    """``tools/test.py`` on a config that keeps ``pretrained=True``: built without downloading, loaded strictly."""
+    from mmengine.config import Config
+
+    from visionssm.cli.test import main
+
+    body = tiny_seg_body(ade_root, tmp_path / "work").replace("'pretrained': False, ", "")
+    cfg_path = write_config(tmp_path / "seg.py", CONFIGS / "segmentation" /
+                            "upernet_vmamba-tiny-s1l8_4xb4-160k_ade20k-512x512.py", body)
+    assert Config.fromfile(cfg_path).model.backbone.pretrained is True
+    _build_and_load(Config.fromfile(cfg_path), tmp_path)
+    metrics = main([str(cfg_path), str(tmp_path / "full.pth"), "--work-dir", str(tmp_path / "t")])
+    assert 0.0 <= float(metrics["mIoU"]) <= 100.0
