@@ -37,6 +37,13 @@ def test_quickstart_script_end_to_end(tmp_path):
     res = subprocess.run(["bash", str(ROOT / "tools" / "quickstart.sh"), *shrink], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    console = res.stdout + res.stderr
+    # a newcomer's screen: progress, accuracy, where the files went; no registry warnings, no config dump
+    assert "Failed to search registry" not in console and "Config:" not in console, console[-3000:]
+    assert "Hooks will be executed" not in console and "System environment" not in console
+    assert "Epoch(train) [1][2/2]" in console and "accuracy/top1" in console
+    assert "outputs: checkpoint" in console and "full log" in console
+    assert len(console.splitlines()) <= 40, console
     m = re.search(r"held-out top-1 accuracy: ([\d.]+)% on (\d+) images", res.stdout)
     assert m and 0.0 <= float(m.group(1)) <= 100.0 and int(m.group(2)) == 359, res.stdout[-2000:]
     out = tmp_path / "out"

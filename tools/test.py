@@ -5,6 +5,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source checkout without installing
 
 from visionssm.cli.test import main  # noqa: E402
+from visionssm.cli.train import cli_entry  # noqa: E402
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(cli_entry(main))

@@ -60,7 +60,7 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
 default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=10),
+    logger=dict(type='LoggerHook', interval=50),  # > 23 iterations per epoch: one line at the end of each epoch
     checkpoint=dict(type='CheckpointHook', interval=max_epochs, max_keep_ckpts=1, save_best='accuracy/top1',
                     rule='greater'),
 )

@@ -42,11 +42,26 @@ def test_flags_shape_the_config(tmp_path):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU behaviour")
-def test_cpu_amp_error_and_syncbn_fallback():
+def test_cpu_amp_error_and_syncbn_fallback(caplog):
     with pytest.raises(RuntimeError, match="--amp needs a CUDA device"):
         _prepare("--amp")
-    cfg = _prepare()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="visionssm"):
+        cfg = _prepare()
     assert cfg.model.backbone.norm_cfg.type == "BN"  # the config says SyncBN, which needs CUDA
+    logged = [r.getMessage() for r in caplog.records if "SyncBN" in r.getMessage()]
+    assert len(logged) == 1 and "plain BN" in logged[0] and "model.backbone.norm_cfg" in logged[0], logged
+
+
+def test_test_tool_show_flags(tmp_path, monkeypatch):
+    from visionssm.cli.test import parse_args
+    with pytest.raises(SystemExit):
+        parse_args([DET, str(tmp_path / "c.pth"), "--wait-time", "1"])  # --wait-time only means something with --show
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(SystemExit):
+        parse_args([DET, str(tmp_path / "c.pth"), "--show"])  # headless: one line pointing at --show-dir
+    assert parse_args([DET, str(tmp_path / "c.pth"), "--show-dir", "vis"]).show_dir == "vis"
 
 
 @pytest.mark.slow

@@ -1,10 +1,11 @@
-"""Two CPU processes through ``tools/dist_train.sh`` (torchrun, ``--launcher pytorch``, gloo): both ranks agree."""
+"""Two CPU processes through ``tools/dist_train.sh`` (torchrun, ``--launcher pytorch``, gloo): both ranks agree, and
+DDP never copies a gradient because its strides differ from its parameter's (``Grad strides do not match``)."""
 import socket
 import sys
 
 import pytest
 
-pytestmark = pytest.mark.mm
+pytestmark = [pytest.mark.mm, pytest.mark.slow]
 
 from .mm_helpers import CONFIGS, ROOT, run_tool, tiny_cls_body, write_config  # noqa: E402
 
@@ -46,9 +47,10 @@ def test_two_process_gloo_training_ranks_agree(imagenet_root, tmp_path):
         "custom_imports = dict(imports=['visionssm.mm', 'rank_probe'], allow_failed_imports=False)\n"
         "custom_hooks = [dict(type='EMAHook', momentum=1e-4, priority='ABOVE_NORMAL'), dict(type='RankProbeHook')]\n")
     cfg = write_config(tmp_path / "cls_dist.py", CONFIGS / "classification" / "vmamba-tiny-s1l8_8xb128_in1k.py", body)
-    run_tool(["-c", "import subprocess, sys; sys.exit(subprocess.call(['bash', sys.argv[1], *sys.argv[2:]]))",
+    res = run_tool(["-c", "import subprocess, sys; sys.exit(subprocess.call(['bash', sys.argv[1], *sys.argv[2:]]))",
               ROOT / "tools" / "dist_train.sh", cfg, 2],
              env_extra={"PORT": str(_free_port()), "PYTHON": sys.executable, "PYTHONPATH": f"{ROOT}:{tmp_path}"})
+    assert "Grad strides do not match bucket view strides" not in res.stdout + res.stderr
     probes = sorted(wd.glob("rank*_of_2_*.txt"))
     assert [p.name.split("_")[0] for p in probes] == ["rank0", "rank1"]
     assert all("DistributedDataParallel" in p.name for p in probes)  # really wrapped in DDP

@@ -51,6 +51,9 @@ def main(argv: Optional[List[str]] = None):
         raise SystemExit(2)
     module = importlib.import_module(COMMANDS[name][0])
     sys.argv = [f"visionssm {name}", *rest]  # argparse in train/test/benchmark names the command in --help
+    if name in ("train", "test"):  # a bad config key or checkpoint: one error line and exit code 1
+        from visionssm.cli.train import cli_entry
+        return cli_entry(lambda: module.main(rest))
     result = module.main(rest)
     return result if isinstance(result, int) else 0
 

@@ -5,7 +5,7 @@ import os
 import os.path as osp
 from typing import List, Optional
 
-__all__ = ["check_dataset_paths", "main", "parse_args", "prepare_cfg"]
+__all__ = ["check_dataset_paths", "cli_entry", "main", "parse_args", "prepare_cfg"]
 
 # Expected on-disk layouts, shown when a dataset folder or annotation file is missing.
 DATASET_LAYOUTS = {
@@ -38,22 +38,42 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         "(quote lists: key=\"[a,b]\")")
     p.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none", help="job launcher")
     p.add_argument("--local_rank", "--local-rank", type=int, default=0)
+    p.add_argument("--brief", action="store_true",
+                   help="console shows progress, metrics and output paths only; the environment, config and hook "
+                        "dumps still go to the log file in the work dir")
     args = p.parse_args(argv)
     if "LOCAL_RANK" not in os.environ:
         os.environ["LOCAL_RANK"] = str(args.local_rank)
     return args
 
 
-def _replace_syncbn(obj):
-    """SyncBN needs CUDA: on CPU-only machines train with plain BN (logged)."""
+def _replace_syncbn(obj, where: str = "") -> List[str]:
+    """SyncBN needs CUDA: on CPU-only machines use plain BN. Returns the config paths it changed."""
+    changed = []
     if isinstance(obj, dict):
         if obj.get("type") == "SyncBN":
             obj["type"] = "BN"
-        for v in obj.values():
-            _replace_syncbn(v)
+            changed.append(where or "<config>")
+        for k, v in obj.items():
+            changed += _replace_syncbn(v, f"{where}.{k}" if where else str(k))
     elif isinstance(obj, (list, tuple)):
-        for v in obj:
-            _replace_syncbn(v)
+        for i, v in enumerate(obj):
+            changed += _replace_syncbn(v, f"{where}[{i}]")
+    return changed
+
+
+def replace_syncbn_on_cpu(cfg) -> List[str]:
+    """SyncBN → BN when there is no CUDA device, logged with the config entries it changed."""
+    import torch
+
+    if torch.cuda.is_available():
+        return []
+    changed = _replace_syncbn(cfg._cfg_dict)
+    if changed:
+        logging.getLogger("visionssm").warning(
+            "no CUDA device: SyncBN needs CUDA, so these norm layers use plain BN (statistics per process): %s",
+            ", ".join(changed))
+    return changed
 
 
 def _datasets(ds):
@@ -141,8 +161,7 @@ def prepare_cfg(args: argparse.Namespace):
         cfg.load_from = args.resume
     if getattr(args, "no_validate", False):
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
-    if not torch.cuda.is_available():
-        _replace_syncbn(cfg._cfg_dict)
+    replace_syncbn_on_cpu(cfg)
     return cfg
 
 
@@ -163,23 +182,62 @@ def init_cpu_distributed(cfg) -> None:
     dist.init_process_group(backend="gloo")
 
 
-def build_runner(cfg):
+def build_runner(cfg, brief: bool = False):
+    """:class:`visionssm.mm.runner.VisionSSMRunner` (safe, strict checkpoint loading), or ``runner_type``."""
     from mmengine.registry import RUNNERS
-    from mmengine.runner import Runner
+
+    from visionssm.mm.runner import BriefConsoleRunner, VisionSSMRunner
 
     init_cpu_distributed(cfg)
     if "runner_type" not in cfg:
-        return Runner.from_cfg(cfg)
+        return (BriefConsoleRunner if brief else VisionSSMRunner).from_cfg(cfg)
     return RUNNERS.build(cfg)
 
 
 def main(argv: Optional[List[str]] = None):
+    from visionssm.mm.config_check import check_config
+
     args = parse_args(argv)
     cfg = prepare_cfg(args)
+    check_config(cfg)
     check_dataset_paths(cfg, ("train", "val") if cfg.get("val_cfg") else ("train",))
-    runner = build_runner(cfg)
-    return runner.train()
+    runner = build_runner(cfg, brief=args.brief)
+    result = runner.train()
+    if args.brief:
+        _print_outputs(runner)
+    return result
+
+
+def _print_outputs(runner) -> None:
+    from mmengine.dist import is_main_process
+
+    if not is_main_process():
+        return
+    work_dir = runner.work_dir
+    last = osp.join(work_dir, "last_checkpoint")
+    ckpt = "(none saved)"
+    if osp.isfile(last):
+        with open(last) as f:
+            ckpt = f.read().strip()
+    log = getattr(runner.logger, "log_file", None) or osp.join(work_dir, runner.timestamp)
+    print(f"outputs: checkpoint {ckpt}\n         full log (environment, config, hooks) {log}")
+
+
+def cli_entry(main_fn) -> int:
+    """Run a tool's ``main``: a user error (bad config key, mismatched or unsafe checkpoint, missing file) is one
+    ``error:`` line on stderr and exit code 1, not a traceback."""
+    import sys
+
+    from visionssm.mm.config_check import ConfigKeyError
+    from visionssm.mm.loading import CheckpointError
+
+    try:
+        main_fn()
+    except (ConfigKeyError, CheckpointError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(cli_entry(main))

@@ -4,7 +4,6 @@ both ``segment_folder`` and ``detect_folder`` run (output names, batches of read
 
 Everything OpenMMLab is imported lazily, after ``visionssm.mm`` (which supplies ``mmcv._ext`` on mmcv-lite)."""
 import copy
-import importlib
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -47,10 +46,13 @@ class MMPredictor:
 
     @classmethod
     def from_config(cls, config: Union[str, Path], checkpoint: str, device="auto", amp: bool = False):
+        """Built without backbone weights (the full checkpoint replaces them), checkpoint loaded strictly."""
         _need_mm()
-        module, fn = cls.init_api
-        init = getattr(importlib.import_module(module), fn)
-        return cls.build(config, checkpoint, resolve_device(device), amp, init=init)
+        from functools import partial
+
+        from visionssm.mm.loading import init_model_from_checkpoint
+        return cls.build(config, checkpoint, resolve_device(device), amp,
+                         init=partial(init_model_from_checkpoint, scope=cls.scope))
 
     @classmethod
     def build(cls, config: Union[str, Path], checkpoint: str, device: torch.device, amp: bool = False,

@@ -1,4 +1,5 @@
 """One mmdet/mmseg backbone over any timm model (visionssm's or timm's own): NCHW maps of selected stages."""
+import functools
 import logging
 import os
 import sys
@@ -15,7 +16,30 @@ from torch import nn
 
 from .registry import MODELS
 
-__all__ = ["VisionSSMBackbone", "build_timm_features", "load_backbone_checkpoint"]
+__all__ = ["VisionSSMBackbone", "build_timm_features", "keep_grad_layout", "load_backbone_checkpoint"]
+
+
+def _grad_like_param(grad: torch.Tensor, stride: tuple) -> torch.Tensor:
+    if grad.stride() == stride or grad.dim() != len(stride):
+        return grad
+    if any(g != s and n != 1 for g, s, n in zip(grad.stride(), stride, grad.shape)):
+        return grad  # a real layout difference: autograd copies it into the parameter's layout itself
+    return grad.as_strided(grad.shape, stride, grad.storage_offset())  # same memory, relabelled: no copy
+
+
+def keep_grad_layout(module: nn.Module) -> nn.Module:
+    """Give gradients the exact strides of their parameters where the two differ only on size-1 dimensions.
+
+    A depthwise conv weight ``(C, 1, k, k)`` is stored contiguous (strides ``(k*k, k*k, k, 1)``), but when its
+    input is an NHWC tensor permuted to NCHW (the VMamba-family blocks) the convolution's backward returns the
+    weight gradient as channels-last (``(k*k, 1, k, 1)``): the same memory order, other stride labels. Autograd
+    accepts that, but DDP compares strides literally, warns ``Grad strides do not match bucket view strides``
+    and copies every such gradient at every step. A tensor hook relabels those gradients (a view, no copy).
+    """
+    for p in module.parameters():
+        if p.dim() > 1 and 1 in p.shape and p.requires_grad:
+            p.register_hook(functools.partial(_grad_like_param, stride=tuple(p.stride())))
+    return module
 
 
 def build_timm_features(model_name: Optional[str], official: Optional[Mapping], out_indices: Sequence[int],
@@ -46,8 +70,23 @@ def build_timm_features(model_name: Optional[str], official: Optional[Mapping], 
     if not timm.is_model(model_name):
         raise KeyError(f"unknown timm model {model_name!r}; visionssm names: "
                        f"{', '.join(timm.list_models('vmamba*')[:6])} ... (timm.list_models() lists all)")
+    if pretrained and "pretrained_cfg_overlay" not in model_kwargs:
+        _check_downloadable(model_name)
     return timm.create_model(model_name, pretrained=pretrained, features_only=True, feature_cls="getter",
                              out_indices=tuple(out_indices), **model_kwargs)
+
+
+def _check_downloadable(model_name: str) -> None:
+    """``pretrained=True`` for a variant whose released weights have no direct download: say how to get them."""
+    cfg = timm.models.get_pretrained_cfg(model_name)
+    if cfg is None or cfg.url or cfg.hf_hub_id or cfg.file or cfg.state_dict:
+        return
+    where = f" (released at {cfg.origin_url})" if cfg.origin_url else ""
+    raise ValueError(
+        f"backbone {model_name}: pretrained=True, but its ImageNet weights have no direct download{where}. "
+        f"Download the official .pth and set model.backbone.init_cfg=dict(type='Pretrained', checkpoint=<path>) "
+        f"with pretrained=False, or pretrained=False to train from scratch. (Evaluation and inference with a full "
+        f"checkpoint need neither: tools/test.py and visionssm infer build without backbone weights.)")
 
 
 def _local_file(checkpoint: str) -> str:
@@ -145,6 +184,7 @@ class VisionSSMBackbone(BaseModule):
         self.channels = self.body.feature_info.channels()
         self.strides = self.body.feature_info.reduction()
         self.out_norms = nn.ModuleList([_out_norm(out_norm, c) for c in self.channels])
+        keep_grad_layout(self.body)
         self.frozen_stages = frozen_stages
         if with_cp:
             self.body.model.set_grad_checkpointing(True)

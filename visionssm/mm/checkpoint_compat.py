@@ -1,7 +1,11 @@
-"""Let mmengine 0.10.7 resume its own checkpoints under torch's ``weights_only=True`` default (torch >= 2.6).
+"""mmengine 0.10.7 reads checkpoints with ``weights_only=True`` and can still resume its own checkpoints.
 
-mmengine 0.10.7 calls ``torch.load`` without ``weights_only``; its Runner checkpoints pickle a few non-tensor
-types (the message hub's ``HistoryBuffer`` and numpy scalars/arrays in logged values and meta), which the safe
+mmengine 0.10.7 calls ``torch.load`` without ``weights_only``, so its loading follows torch's default, which
+``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` turns into arbitrary code execution from a crafted file.
+:func:`enforce_weights_only` makes every ``torch.load`` of mmengine's checkpoint loaders (local files, URLs,
+``open-mmlab://`` ...) pass ``weights_only=True`` explicitly, which that variable cannot override.
+
+Its Runner checkpoints pickle a few non-tensor types (the message hub's ``HistoryBuffer`` and numpy scalars/arrays in logged values and meta), which the safe
 unpickler rejects. Instead of turning safe loading off (``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``) we allow-list
 exactly those types with ``torch.serialization.add_safe_globals``; everything else stays forbidden.
 
@@ -9,14 +13,14 @@ exactly those types with ``torch.serialization.add_safe_globals``; everything el
 allowing ``getattr`` would open the unpickler to arbitrary attribute access, so instead checkpoints written
 after ``import visionssm.mm`` leave those methods out (``__setstate__`` re-registers the defaults on load,
 and custom ones are class-level, registered when their module is imported). Checkpoints written by an
-unpatched mmengine still need a trusted ``weights_only=False`` load.
+unpatched mmengine that carry such methods are refused; their weights can be re-saved where they were written.
 """
 from typing import List
 
 import numpy as np
 import torch
 
-__all__ = ["allow_mmengine_checkpoints", "mmengine_safe_globals"]
+__all__ = ["allow_mmengine_checkpoints", "enforce_weights_only", "mmengine_safe_globals"]
 
 
 def mmengine_safe_globals() -> List[object]:
@@ -49,6 +53,36 @@ def allow_mmengine_checkpoints() -> None:
 
     HistoryBuffer.__getstate__ = _history_buffer_getstate
     add = getattr(torch.serialization, "add_safe_globals", None)
-    if add is None:  # torch < 2.4 loads with weights_only=False by default: nothing to do
+    if add is None:  # torch < 2.4: no allow-list API; our loads still pass weights_only=True
         return
     add(mmengine_safe_globals())
+
+
+class _WeightsOnlyTorch:
+    """``torch`` as mmengine's checkpoint modules see it: ``torch.load`` always passes ``weights_only=True``."""
+
+    def __init__(self, module):
+        self._torch = module
+
+    def __getattr__(self, name):
+        return getattr(self._torch, name)
+
+    def load(self, *args, **kwargs):
+        kwargs["weights_only"] = True
+        return self._torch.load(*args, **kwargs)
+
+
+def _safe_load_url(url, *args, **kwargs):
+    """``torch.hub.load_state_dict_from_url`` (mmengine's ``load_url``), whose own default is an unsafe load."""
+    kwargs["weights_only"] = True
+    return torch.hub.load_state_dict_from_url(url, *args, **kwargs)
+
+
+def enforce_weights_only() -> None:
+    """Every ``torch.load`` in mmengine's checkpoint loaders (files, URLs, ``open-mmlab://`` ...) gets
+    ``weights_only=True`` (idempotent)."""
+    import mmengine.runner.checkpoint as ckpt_mod
+
+    if not isinstance(ckpt_mod.torch, _WeightsOnlyTorch):
+        ckpt_mod.torch = _WeightsOnlyTorch(torch)
+    ckpt_mod.load_url = _safe_load_url

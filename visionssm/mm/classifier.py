@@ -5,14 +5,38 @@ import timm
 import torch
 from mmengine.model import BaseDataPreprocessor, BaseModel
 from timm.data import Mixup
+from timm.data.mixup import mixup_target
 from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
 from torch import nn
 
-from .backbone import load_backbone_checkpoint
+from .backbone import keep_grad_layout, load_backbone_checkpoint
 from .batching import as_sample_list
 from .registry import MODELS
 
-__all__ = ["ClsDataPreprocessor", "TimmClassifier"]
+__all__ = ["ClsDataPreprocessor", "OddBatchMixup", "TimmClassifier"]
+
+
+class OddBatchMixup(Mixup):
+    """timm's ``Mixup`` that also takes an odd batch (the last, incomplete batch of an epoch).
+
+    ``batch`` and ``elem`` modes pair sample i with sample B-1-i, which works for any B (the middle sample of an
+    odd batch is paired with itself, i.e. keeps its image and label). ``pair`` mode needs pairs: an odd batch
+    mixes its first B-1 samples and the last keeps its image, with the smoothed one-hot target.
+    """
+
+    @property
+    def _multi_label(self) -> bool:
+        return bool(getattr(self, "multi_label", False))
+
+    def __call__(self, x: torch.Tensor, target: torch.Tensor):
+        if len(x) % 2 == 0:
+            return super().__call__(x, target)
+        if self.mode == "pair":
+            x_head, t_head = super().__call__(x[:-1], target[:-1])
+            t_last = mixup_target(target[-1:], self.num_classes, 1.0, self.label_smoothing, self._multi_label)
+            return torch.cat([x_head, x[-1:]]), torch.cat([t_head, t_last])
+        lam = self._mix_elem(x) if self.mode == "elem" else self._mix_batch(x)
+        return x, mixup_target(target, self.num_classes, lam, self.label_smoothing, self._multi_label)
 
 
 @MODELS.register_module()
@@ -38,7 +62,8 @@ class TimmClassifier(BaseModel):
             (``drop_path_rate``, ``scan``, ...).
         num_classes: classifier width.
         mixup: ``timm.data.Mixup`` kwargs (``mixup_alpha``, ``cutmix_alpha``, ``prob``, ``switch_prob``, ``mode``),
-            or None; label smoothing is applied inside mixup targets when mixup is on.
+            or None; label smoothing is applied inside mixup targets when mixup is on. Odd batches (an epoch's
+            last) are mixed too (:class:`OddBatchMixup`), so no ``drop_last`` is needed.
         label_smoothing: smoothing of the cross-entropy (0 disables).
         init_cfg: ``dict(type='Pretrained', checkpoint=path)``: an official or our checkpoint.
     """
@@ -50,10 +75,11 @@ class TimmClassifier(BaseModel):
             data_preprocessor = {"type": "visionssm.ClsDataPreprocessor"}
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         import visionssm  # noqa: F401  (registers our timm models)
-        self.model = timm.create_model(model_name, pretrained=False, num_classes=num_classes, **model_kwargs)
+        self.model = keep_grad_layout(timm.create_model(model_name, pretrained=False, num_classes=num_classes,
+                                                        **model_kwargs))
         self.num_classes = num_classes
         self._timm_args = (model_name, dict(model_kwargs, num_classes=num_classes))
-        self.mixup = Mixup(**mixup, label_smoothing=label_smoothing, num_classes=num_classes) if mixup else None
+        self.mixup = OddBatchMixup(**mixup, label_smoothing=label_smoothing, num_classes=num_classes) if mixup else None
         if self.mixup is not None:
             self.criterion: nn.Module = SoftTargetCrossEntropy()
         elif label_smoothing > 0:
