@@ -37,7 +37,9 @@ def load_change_checkpoint(model: torch.nn.Module, checkpoint: Union[str, Path])
         sd = {k[len("model."):]: v for k, v in sd.items() if k.startswith("model.")}
     result = model.load_state_dict(sd, strict=False)
     if result.missing_keys or result.unexpected_keys:
-        raise RuntimeError(f"checkpoint {checkpoint} does not fit {type(model).__name__}: "
+        from visionssm.convert import CheckpointError
+
+        raise CheckpointError(f"checkpoint {checkpoint} does not fit {type(model).__name__}: "
                            f"{len(result.missing_keys)} missing (e.g. {result.missing_keys[:3]}), "
                            f"{len(result.unexpected_keys)} unexpected (e.g. {result.unexpected_keys[:3]}); "
                            f"build the model with the config it was trained with")
