@@ -45,7 +45,7 @@ SCAN_HOOKS: List[Callable[[dict], Optional[contextlib.AbstractContextManager]]] 
 # Environment settings, read once (first call) and cached: a per-call ``os.environ`` read costs time on the hot
 # path and is a guard under torch.compile. ``_SETTINGS = None`` makes the next call read them again.
 _SETTINGS: Optional[Dict[str, object]] = None
-# Backend that "auto" means everywhere, set by ``scan_implementation`` / ``set_scan_implementation``.
+# Backend every call uses while set by ``scan_implementation`` / ``set_scan_implementation``.
 _FORCED: Optional[str] = None
 
 
@@ -77,7 +77,8 @@ def backend_function(name: str) -> Callable:
 
 
 def set_scan_implementation(name: Optional[str]) -> None:
-    """Make every ``backend="auto"`` call use backend ``name`` (``None`` restores the automatic choice).
+    """Make every ``selective_scan`` call use backend ``name``, whatever backend the caller (a layer's
+    ``backend=`` argument) asked for; ``None`` restores the callers' choices.
 
     ``"export"`` selects the pure-PyTorch, ONNX-friendly backend in ``kernels/export_scan.py``; its ops are
     traced into the graph instead of the opaque operator.
@@ -104,6 +105,9 @@ def scan_implementation(name: Optional[str]):
         yield
     finally:
         set_scan_implementation(previous)
+
+
+force_backend = scan_implementation  # the name the ONNX exporter uses
 
 
 def _triton_usable(device: torch.device) -> bool:
@@ -337,9 +341,9 @@ def selective_scan(
         return_last_state: also return the final state (batch, D, N) in float32.
         out_dtype: output dtype; default the dtype of ``u``. ``torch.float32`` keeps half inputs from
             overflowing (VMamba's "oflex" fix for AMP NaNs). Accumulation is always float32.
-        backend: "auto" (the backend set by ``scan_implementation`` if any; else triton on CUDA, numba on CPU
+        backend: "auto" (triton on CUDA, numba on CPU
             when installed (except C=None with d_state > 1), torch otherwise), "ref", "torch", "numba",
-            "triton" or "export".
+            "triton" or "export". ``scan_implementation(name)`` overrides it for every call.
         check_finite: reject non-finite delta (a debugging aid: it reads the tensor, a host sync). Default off;
             ``VISIONSSM_CHECK_FINITE=1`` turns it on for every eager call. Never done while tracing.
     """
@@ -355,7 +359,7 @@ def selective_scan(
         out, last = _empty_like_out(u, A, C, out_dtype)
         out, last = out.zero_(), last.zero_()
         return (out, last) if return_last_state else out
-    if backend == "auto" and _FORCED is not None:
+    if _FORCED is not None:
         backend = _FORCED
     if tracing or not HAS_OPERATOR:
         if backend in INLINE_BACKENDS or not HAS_OPERATOR:
