@@ -22,6 +22,8 @@ FAMILY_VARIANTS: Dict[str, str] = {
     "vssd": "vssd_micro",
 }
 FAMILIES = tuple(FAMILY_VARIANTS)
+# VSSD mixes tokens with non-causal SSD (matrix products), not the selective-scan op
+USES_SCAN_OP = tuple(f for f in FAMILIES if f != "vssd")
 INPUT_SIZE = 64
 
 
