@@ -391,3 +391,11 @@ def selective_scan_flops(batch: int, length: int, channels: int, state: int, wit
     if with_z:
         flops += batch * channels * length
     return flops
+
+
+try:  # a leaf for torch.fx (timm's fx feature extraction): the op's argument checks read shapes
+    from timm.layers import register_notrace_function
+except ImportError:  # timm is optional for the op itself
+    pass
+else:
+    register_notrace_function(selective_scan)

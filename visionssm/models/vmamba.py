@@ -18,7 +18,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Union
 import torch
 import torch.nn.functional as F
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-from timm.layers import ClassifierHead, DropPath, Mlp, trunc_normal_
+from timm.layers import ClassifierHead, DropPath, Mlp, register_notrace_module, trunc_normal_
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 from timm.models._manipulate import checkpoint_seq
 from torch import nn
@@ -77,6 +77,7 @@ class Stem(nn.Module):
         return self.norm2(self.conv2(self.act(self.norm1(self.conv1(x)))))
 
 
+@register_notrace_module  # a leaf for torch.fx: it pads odd sizes
 class PatchMerging(nn.Module):
     """Swin/VMamba-v0 downsample: 2×2 neighbours concatenated [(0,0), (1,0), (0,1), (1,1)] → LN(4C) → Linear.
 
