@@ -51,5 +51,5 @@ def small_model_args(family: str) -> Tuple[str, dict, Tuple[int, int, int]]:
 def build_small(family: str, seed: int = 0, **extra) -> Tuple[torch.nn.Module, Tuple[int, int, int]]:
     name, kwargs, size = small_model_args(family)
     torch.manual_seed(seed)
-    model = timm.create_model(name, pretrained=False, **kwargs, **extra)
+    model = timm.create_model(name, pretrained=False, **{**kwargs, **extra})
     return model, size
