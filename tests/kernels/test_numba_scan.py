@@ -1,4 +1,5 @@
 """The fused numba CPU kernel: what the shared reference tests do not reach (lanes, tiles, dispatch, threads)."""
+import importlib
 import threading
 
 import pytest
@@ -59,6 +60,7 @@ def test_auto_picks_numba_on_cpu(monkeypatch):
     selective_scan(*args)
     selective_scan(*args[:4], None)
     monkeypatch.setenv("VISIONSSM_CPU_SCAN", "torch")
+    monkeypatch.setattr(importlib.import_module("visionssm.kernels.selective_scan"), "_SETTINGS", None)  # settings are read once; re-read them
     selective_scan(*args)
     assert calls == ["selective_scan_numba", "selective_scan_torch", "selective_scan_torch"]
 

@@ -8,6 +8,7 @@ from functools import partial
 from typing import Callable, Dict, List, Mapping, Optional
 
 import torch
+from timm.layers import register_notrace_module
 from timm.models import build_model_with_cfg
 from timm.models._manipulate import checkpoint_seq
 from torch import nn
@@ -33,6 +34,7 @@ class Stem(nn.Module):
         return self.norm(self.conv(x).permute(0, 2, 3, 1))
 
 
+@register_notrace_module  # a leaf for torch.fx: it pads odd sizes
 class PatchMerging(nn.Module):
     """2×2 patch merging (NHWC): zero-pad odd sides, concat the 4 sub-grids, LayerNorm(4C), Linear → out_dim."""
 

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
-from timm.layers import DropPath, RmsNorm, to_2tuple, trunc_normal_
+from timm.layers import DropPath, RmsNorm, register_notrace_function, register_notrace_module, to_2tuple, trunc_normal_
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 from timm.models._features import feature_take_indices
 from torch import nn
@@ -40,6 +40,7 @@ def _cls_index(num_patches: int) -> int:
     return num_patches // 2
 
 
+@register_notrace_function  # a leaf for torch.fx: it branches on the grid sizes
 def resize_pos_embed(pos_embed: torch.Tensor, new_grid: Tuple[int, int], old_grid: Tuple[int, int],
                      class_token: bool = True) -> torch.Tensor:
     """Resize a (1, M + 1, C) embedding with the class token at M // 2 to a new patch grid.
@@ -71,6 +72,7 @@ def resize_pos_embed(pos_embed: torch.Tensor, new_grid: Tuple[int, int], old_gri
     return torch.cat([patches[:, :q], cls, patches[:, q:]], dim=1)
 
 
+@register_notrace_module  # a leaf for torch.fx: it checks the input size
 class PatchEmbed(nn.Module):
     """Conv2d patchify with a stride of its own (Vim's "+" models use 16×16 patches at stride 8)."""
 
@@ -227,7 +229,7 @@ class VisionMamba(nn.Module):
     def _embed(self, x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int], Optional[int]]:
         """Patchify, insert the class token at M // 2, add the (resized) position embedding."""
         x = self.patch_embed(x)
-        grid = tuple(x.shape[-2:])
+        grid = (x.shape[-2], x.shape[-1])  # indexed, not iterated: torch.fx proxies cannot be iterated
         x = x.flatten(2).transpose(1, 2)
         M = x.shape[1]
         pos = None

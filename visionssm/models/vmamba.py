@@ -13,12 +13,12 @@ One class covers both released generations:
 Loading official checkpoints (``checkpoint_filter_fn``, ``from_official``) reproduces the official logits
 (tests/models/test_vmamba.py: fixtures from the official code, atol/rtol 1e-4).
 """
-from typing import Any, Dict, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Final, Mapping, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-from timm.layers import ClassifierHead, DropPath, Mlp, trunc_normal_
+from timm.layers import ClassifierHead, DropPath, Mlp, register_notrace_module, trunc_normal_
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 from timm.models._manipulate import checkpoint_seq
 from torch import nn
@@ -47,11 +47,13 @@ class Stem(nn.Module):
     "patch" (v1): conv k=p, s=p → LN.  "overlap" (v2): conv 3×3/2 → LN → GELU → conv 3×3/2 → LN
     (for patch_size p: stride p/2, kernel p/2 + 1).
     """
+    single_conv: Final[bool]
 
     def __init__(self, in_chans: int, dim: int, patch_size: int = 4, stem_type: str = "patch", norm: bool = True,
                  norm_eps: float = 1e-5):
         super().__init__()
         self.stem_type = stem_type
+        self.single_conv = stem_type == "patch"
         if stem_type == "patch":
             self.conv = nn.Conv2d(in_chans, dim, kernel_size=patch_size, stride=patch_size)
             self.norm = LayerNorm2d(dim, eps=norm_eps) if norm else nn.Identity()
@@ -66,11 +68,12 @@ class Stem(nn.Module):
             raise ValueError(f"stem_type must be 'patch' (v1) or 'overlap' (v2), got {stem_type!r}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.stem_type == "patch":
+        if self.single_conv:  # a Final bool: TorchScript compiles only the branch this instance has
             return self.norm(self.conv(x))
         return self.norm2(self.conv2(self.act(self.norm1(self.conv1(x)))))
 
 
+@register_notrace_module  # a leaf for torch.fx: it pads odd sizes
 class PatchMerging(nn.Module):
     """Swin/VMamba-v0 downsample: 2×2 neighbours concatenated [(0,0), (1,0), (0,1), (1,1)] → LN(4C) → Linear.
 
