@@ -14,7 +14,23 @@ from typing import Callable, List, Optional, Tuple
 
 import torch
 
-BACKENDS = ("auto", "ref", "torch", "numba", "triton")
+BACKENDS = ("auto", "ref", "torch", "numba", "triton", "export")
+
+# Backend forced on every call while ``force_backend(name)`` is active (ONNX export uses "export").
+_FORCED_BACKEND: Optional[str] = None
+
+
+@contextlib.contextmanager
+def force_backend(name: str):
+    """Route every ``selective_scan`` call to ``name`` (whatever the caller asked) inside the block."""
+    global _FORCED_BACKEND
+    if name not in BACKENDS:
+        raise ValueError(f"force_backend: unknown backend {name!r}; choose one of {BACKENDS}.")
+    previous, _FORCED_BACKEND = _FORCED_BACKEND, name
+    try:
+        yield
+    finally:
+        _FORCED_BACKEND = previous
 
 # Observers of every call (the FLOP counter in visionssm.benchmark uses this). Each is called as
 # ``hook(info)`` with a dict of shapes (batch, channels, length, state, groups, has_C, has_D, has_z, backend)
@@ -136,6 +152,8 @@ def selective_scan(
         check_finite: reject non-finite delta. Default: on for CPU tensors, off on CUDA, where the check
             would force a device synchronisation.
     """
+    if _FORCED_BACKEND is not None:
+        backend = _FORCED_BACKEND
     if backend not in BACKENDS:
         raise ValueError(f"selective_scan: unknown backend {backend!r}; choose one of {BACKENDS}.")
     if check_finite is None:
@@ -152,6 +170,8 @@ def selective_scan(
         from .ref import selective_scan_ref as impl
     elif backend == "torch":
         from .torch_scan import selective_scan_torch as impl
+    elif backend == "export":
+        from .export_scan import selective_scan_export as impl
     elif backend == "numba":
         from .numba_scan import selective_scan_numba as impl
     else:
