@@ -15,7 +15,7 @@ only ever multiply, as in the sequential loop.
 No data-dependent Python: shapes come from the inputs, the batch dimension stays symbolic under export.
 """
 import math
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -29,12 +29,22 @@ def _softplus(x: torch.Tensor) -> torch.Tensor:
     return torch.relu(x) + torch.log(1.0 + torch.exp(-torch.abs(x)))
 
 
-def _chunked(t: torch.Tensor, steps: int, pad: int) -> List[torch.Tensor]:
-    """(..., L) → ``steps`` tensors (..., n_chunks, 1): token t of every chunk (one Split node)."""
+def _chunked(t: torch.Tensor, shape: tuple, pad: int) -> torch.Tensor:
+    """(..., L) → ``shape`` (..., n_chunks, steps), padding the end: token t of chunk c at [..., c, t]."""
     if pad:  # padded tokens: Δ = 0 (decay 1) and no input, so they change nothing before them
         t = F.pad(t, (0, pad))
-    t = t.reshape(*t.shape[:-1], -1, steps)
-    return list(torch.split(t, 1, dim=-1))
+    return t.reshape(shape)
+
+
+def _recurrence(decays: List[torch.Tensor], inputs: List[torch.Tensor], h: Optional[torch.Tensor],
+                keep: bool) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+    """h ← a_t·h + x_t over the unrolled steps (h=None: zero start); returns the final h and, if ``keep``, all."""
+    outs = []
+    for a_t, x_t in zip(decays, inputs):
+        h = x_t if h is None else a_t * h + x_t
+        if keep:
+            outs.append(h)
+    return h, outs
 
 
 def linear_scan(loga: torch.Tensor, x: torch.Tensor, chunk: int = CHUNK) -> torch.Tensor:
@@ -43,20 +53,16 @@ def linear_scan(loga: torch.Tensor, x: torch.Tensor, chunk: int = CHUNK) -> torc
     steps = min(chunk, length)
     n_chunks = math.ceil(length / steps)
     pad = n_chunks * steps - length
-    decays = [torch.exp(a) for a in _chunked(loga, steps, pad)]
-    inputs = _chunked(x, steps, pad)
-    h = torch.zeros_like(inputs[0])
+    shape = (-1, n_chunks, steps)
+    loga = _chunked(loga, shape, pad)
+    decays = torch.split(torch.exp(loga), 1, dim=-1)
+    inputs = torch.split(_chunked(x, shape, pad), 1, dim=-1)
+    h = None
     if n_chunks > 1:
-        h = inputs[0]
-        for t in range(1, steps):
-            h = decays[t] * h + inputs[t]  # chunk-end states from a zero start
-        chunk_loga = F.pad(loga, (0, pad)).reshape(-1, n_chunks, steps).sum(-1)  # ≤ 0
-        carry = linear_scan(chunk_loga, h.reshape(-1, n_chunks), chunk)
+        ends, _ = _recurrence(decays, inputs, None, keep=False)  # chunk-end states from a zero start
+        carry = linear_scan(loga.sum(-1), ends.reshape(-1, n_chunks), chunk)
         h = F.pad(carry[:, :-1], (1, 0)).unsqueeze(-1)  # true state entering each chunk
-    outs = []
-    for t in range(steps):
-        h = decays[t] * h + inputs[t]
-        outs.append(h)
+    _, outs = _recurrence(decays, inputs, h, keep=True)
     out = torch.cat(outs, dim=-1).reshape(-1, n_chunks * steps)
     return out[:, :length] if pad else out
 
@@ -89,34 +95,30 @@ def selective_scan_export(
     steps = min(chunk, length)
     n_chunks = math.ceil(length / steps)
     pad = n_chunks * steps - length
-    # layout (b, G, D/G, N, n_chunks, 1) per step: channel d = group · D/G + j, as in kernels.ref.expand_groups
-    dt5 = dt.reshape(-1, groups, per_group, 1, length)
-    dts = _chunked(dt5, steps, pad)
-    dtus = _chunked((dt * u_f).reshape(-1, groups, per_group, 1, length), steps, pad)
-    Bs = _chunked(B.float().reshape(-1, groups, 1, state, length), steps, pad)
-    A_c = A.float().reshape(groups, per_group, state, 1, 1)  # ≤ 0
-    decays = [torch.exp(d_t * A_c) for d_t in dts]
-    inputs = [x_t * b_t for x_t, b_t in zip(dtus, Bs)]
-    h = torch.zeros_like(inputs[0])
+    # (b, G, D/G, N, n_chunks, T): channel d = group · D/G + j, as in kernels.ref.expand_groups
+    dt6 = _chunked(dt.reshape(-1, groups, per_group, 1, length), (-1, groups, per_group, 1, n_chunks, steps), pad)
+    dtu6 = _chunked((dt * u_f).reshape(-1, groups, per_group, 1, length), (-1, groups, per_group, 1, n_chunks, steps), pad)
+    B6 = _chunked(B.float().reshape(-1, groups, 1, state, length), (-1, groups, 1, state, n_chunks, steps), pad)
+    A6 = A.float().reshape(groups, per_group, state, 1, 1)  # ≤ 0
+    decays = torch.split(torch.exp(dt6 * A6), 1, dim=-1)  # one (b, G, D/G, N, n_chunks, 1) tensor per step
+    inputs = torch.split(dtu6 * B6, 1, dim=-1)
+    h = None
     if n_chunks > 1:
-        h = inputs[0]
-        for t in range(1, steps):
-            h = decays[t] * h + inputs[t]  # chunk-end states from a zero start
-        chunk_dt = F.pad(dt5, (0, pad)).reshape(-1, groups, per_group, 1, n_chunks, steps).sum(-1)
-        chunk_loga = (chunk_dt * A_c.squeeze(-1)).reshape(-1, n_chunks)  # log-decay over a whole chunk, ≤ 0
-        carry = linear_scan(chunk_loga, h.reshape(-1, n_chunks), chunk)
-        h = F.pad(carry[:, :-1], (1, 0)).reshape(h.shape)  # true state entering each chunk
-    Cs = None if C is None else _chunked(C.float().reshape(-1, groups, 1, state, length), steps, pad)
-    outs, final = [], steps - 1 - pad  # the last real token is step `final` of the last chunk
-    last = h
-    for t in range(steps):
-        h = decays[t] * h + inputs[t]
-        outs.append(h if Cs is None else (h * Cs[t]).sum(3))
-        if t == final:
-            last = h
-    last = last[..., -1, 0].reshape(-1, channels, state)
-    out = torch.cat(outs, dim=-1)  # (b, G, D/G, [N,] n_chunks, T)
-    out = out.reshape(-1, channels, state, n_chunks * steps) if C is None else out.reshape(-1, channels, n_chunks * steps)
+        ends, _ = _recurrence(decays, inputs, None, keep=False)  # chunk-end states from a zero start
+        chunk_loga = (dt6.sum(-1) * A6.squeeze(-1)).reshape(-1, n_chunks)  # log-decay over a whole chunk, ≤ 0
+        carry = linear_scan(chunk_loga, ends.reshape(-1, n_chunks), chunk)
+        h = F.pad(carry[:, :-1], (1, 0)).reshape(-1, groups, per_group, state, n_chunks, 1)  # state entering chunks
+    final = steps - 1 - pad  # the last real token is step `final` of the last chunk
+    _, hs = _recurrence(decays, inputs, h, keep=True)
+    last = hs[final][..., -1, 0].reshape(-1, channels, state)
+    if C is None:
+        out = torch.cat(hs, dim=-1).reshape(-1, channels, state, n_chunks * steps)
+    else:
+        C6 = _chunked(C.float().reshape(-1, groups, 1, state, length), (-1, groups, 1, state, n_chunks, steps), pad)
+        Cs = torch.split(C6, 1, dim=-1)
+        # d_state 1: the contraction over N is a product (the N axis is reshaped away below)
+        ys = [h_t * c_t if state == 1 else (h_t * c_t).sum(3) for h_t, c_t in zip(hs, Cs)]
+        out = torch.cat(ys, dim=-1).reshape(-1, channels, n_chunks * steps)
     if pad:
         out = out[..., :length]
     if C is None:

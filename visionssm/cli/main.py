@@ -25,6 +25,8 @@ COMMANDS = {
     "benchmark": ("visionssm.benchmark", "parameters, FLOPs, throughput and memory"),
     "cards": ("visionssm.cards", "generate the model cards"),
     "digits": ("visionssm.cli.digits", "export scikit-learn's handwritten digits as an image folder"),
+    "export": ("visionssm.cli.export", "model or config (+ checkpoint) -> model.onnx, checked in onnxruntime"),
+    "quantize": ("visionssm.cli.quantize", "dynamic int8 Linear layers (PyTorch or ONNX), accuracy and speed"),
 }
 
 

@@ -145,14 +145,32 @@ def export_onnx(
             axes = {n: {0: "batch"} for n in input_names + output_names} if dynamic_batch else None
             torch.onnx.export(wrapped, inputs, str(path), dynamo=False, opset_version=opset, dynamic_axes=axes,
                               input_names=input_names, output_names=output_names, do_constant_folding=True)
+    proto = _constants_to_initializers(onnx.load(str(path)))
+    onnx.save(proto, str(path))
     export_s = time.perf_counter() - start
-    proto = onnx.load(str(path))
     onnx.checker.check_model(proto, full_check=True)
     op_types: Dict[str, int] = {}
     for node in proto.graph.node:
         op_types[node.op_type] = op_types.get(node.op_type, 0) + 1
     return OnnxReport(path=path, opset=opset, nodes=len(proto.graph.node), size_mb=path.stat().st_size / 2 ** 20,
                       export_s=export_s, input_names=input_names, output_names=output_names, op_types=op_types)
+
+
+def _constants_to_initializers(proto):
+    """Constant nodes → graph initializers (the same values; the graph keeps only the computing nodes)."""
+    from onnx import numpy_helper
+
+    graph, keep = proto.graph, []
+    for node in graph.node:
+        attrs = {a.name: a for a in node.attribute}
+        if node.op_type == "Constant" and "value" in attrs:
+            tensor = numpy_helper.from_array(numpy_helper.to_array(attrs["value"].t), node.output[0])
+            graph.initializer.append(tensor)
+        else:
+            keep.append(node)
+    del graph.node[:]
+    graph.node.extend(keep)
+    return proto
 
 
 def ort_session(path: Union[str, Path], threads: Optional[int] = None):
