@@ -108,7 +108,8 @@ def _dense_models():
         def forward(self, *x):
             return self.m(*x, mode="tensor") if len(x) == 1 else self.m(*x)
 
-    yield "upernet_vmamba_tiny_s1l8 (mmseg)", Tensor(seg), (torch.randn(1, 3, 256, 256),)
+    # PPM pools to 1, 2, 3, 6: the exporter needs the stride-32 map to be a multiple of 6 (input 384, 576, ...)
+    yield "upernet_vmamba_tiny_s1l8 (mmseg)", Tensor(seg), (torch.randn(1, 3, 384, 384),)
     from visionssm.changedet.models import build_change_model
 
     cd = build_change_model("mamba_bcd", size="tiny").eval()
@@ -119,8 +120,10 @@ def _dense_models():
     yield "vm_unet (medical)", med, (torch.randn(1, 3, 256, 256),)
 
 
-def dense(out: Path):
+def dense(out: Path, only=None):
     for name, model, inputs in _dense_models():
+        if only and not any(name.startswith(o) for o in only):
+            continue
         dynamic = True
         with tempfile.TemporaryDirectory() as tmp:
             try:
@@ -153,7 +156,7 @@ def main():
     elif a.mode == "sweep":
         sweep(a.models, a.out)
     else:
-        dense(a.out)
+        dense(a.out, a.models)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ def _chunked(t: torch.Tensor, shape: tuple, pad: int) -> torch.Tensor:
     return t.reshape(shape)
 
 
-def _recurrence(decays: List[torch.Tensor], inputs: List[torch.Tensor], h: Optional[torch.Tensor],
+def _recurrence(decays, inputs, h: Optional[torch.Tensor],
                 keep: bool) -> Tuple[torch.Tensor, List[torch.Tensor]]:
     """h ← a_t·h + x_t over the unrolled steps (h=None: zero start); returns the final h and, if ``keep``, all."""
     outs = []
@@ -45,6 +45,22 @@ def _recurrence(decays: List[torch.Tensor], inputs: List[torch.Tensor], h: Optio
         if keep:
             outs.append(h)
     return h, outs
+
+
+class _Lazy:
+    """Sequence whose item t is computed on each access (graph nodes are traced per use, nothing is stored)."""
+
+    def __init__(self, fn, length: int):
+        self.fn, self.length = fn, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, t: int) -> torch.Tensor:
+        return self.fn(t)
+
+    def __iter__(self):
+        return (self.fn(t) for t in range(self.length))
 
 
 def linear_scan(loga: torch.Tensor, x: torch.Tensor, chunk: int = CHUNK) -> torch.Tensor:
@@ -100,8 +116,13 @@ def selective_scan_export(
     dtu6 = _chunked((dt * u_f).reshape(-1, groups, per_group, 1, length), (-1, groups, per_group, 1, n_chunks, steps), pad)
     B6 = _chunked(B.float().reshape(-1, groups, 1, state, length), (-1, groups, 1, state, n_chunks, steps), pad)
     A6 = A.float().reshape(groups, per_group, state, 1, 1)  # ≤ 0
-    decays = torch.split(torch.exp(dt6 * A6), 1, dim=-1)  # one (b, G, D/G, N, n_chunks, 1) tensor per step
-    inputs = torch.split(dtu6 * B6, 1, dim=-1)
+    if state == 1:  # whole-tensor decays and inputs, split per step: fewest nodes, tensors the size of u
+        decays = torch.split(torch.exp(dt6 * A6), 1, dim=-1)  # one (b, G, D/G, N, n_chunks, 1) tensor per step
+        inputs = torch.split(dtu6 * B6, 1, dim=-1)
+    else:  # N > 1: per step from the N-times smaller Δ, Δu, B slices; no N-times larger tensor is materialised
+        decays = _Lazy(lambda t: torch.exp(dt_s[t] * A6), steps)
+        inputs = _Lazy(lambda t: dtu_s[t] * B_s[t], steps)
+        dt_s, dtu_s, B_s = (torch.split(t, 1, dim=-1) for t in (dt6, dtu6, B6))
     h = None
     if n_chunks > 1:
         ends, _ = _recurrence(decays, inputs, None, keep=False)  # chunk-end states from a zero start
