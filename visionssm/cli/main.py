@@ -7,6 +7,8 @@
     visionssm benchmark ...  params / FLOPs / throughput / memory (tools/benchmark.py)
     visionssm cards ...      regenerate model_cards/ (tools/make_model_cards.py)
     visionssm digits [DIR]   export scikit-learn's digits for the quickstart (tools/prepare_digits.py)
+    visionssm export ...     model or config (+ checkpoint) → model.onnx, checked in onnxruntime (tools/export.py)
+    visionssm quantize ...   dynamic int8 Linear layers, PyTorch and ONNX, accuracy and speed (tools/quantize.py)
 
 Each subcommand forwards its remaining arguments to the module's own ``main(argv)`` (``--help`` works there).
 """
