@@ -7,6 +7,8 @@
     visionssm benchmark ...  params / FLOPs / throughput / memory (tools/benchmark.py)
     visionssm cards ...      regenerate model_cards/ (tools/make_model_cards.py)
     visionssm digits [DIR]   export scikit-learn's digits for the quickstart (tools/prepare_digits.py)
+    visionssm export ...     model or config (+ checkpoint) → model.onnx, checked in onnxruntime (tools/export.py)
+    visionssm quantize ...   dynamic int8 Linear layers, PyTorch and ONNX, accuracy and speed (tools/quantize.py)
 
 Each subcommand forwards its remaining arguments to the module's own ``main(argv)`` (``--help`` works there).
 """
@@ -25,6 +27,8 @@ COMMANDS = {
     "benchmark": ("visionssm.benchmark", "parameters, FLOPs, throughput and memory"),
     "cards": ("visionssm.cards", "generate the model cards"),
     "digits": ("visionssm.cli.digits", "export scikit-learn's handwritten digits as an image folder"),
+    "export": ("visionssm.cli.export", "model or config (+ checkpoint) -> model.onnx, checked in onnxruntime"),
+    "quantize": ("visionssm.cli.quantize", "dynamic int8 Linear layers (PyTorch or ONNX), accuracy and speed"),
 }
 
 

@@ -109,7 +109,11 @@ class MambaSequenceMixer(nn.Module):
                            self.ssm.dt_projs_bias.reshape(-1).float(), True, backend=self.backend)
         # back to sequence order: sum the K directions per token, then scale by the merge rule
         out = y.new_zeros(Bsz, d, T + 1)
-        out.index_add_(2, index.reshape(-1), y.view(Bsz, K, d, L).permute(0, 2, 1, 3).reshape(Bsz, d, K * L))
+        src = y.view(Bsz, K, d, L).permute(0, 2, 1, 3).reshape(Bsz, d, K * L)
+        if torch.jit.is_tracing():  # the ONNX tracer's index_add keeps one of the repeated indices: scatter-add instead
+            out = out.scatter_add(2, index.reshape(1, 1, -1).expand(Bsz, d, -1), src)
+        else:
+            out.index_add_(2, index.reshape(-1), src)
         out = out[:, :, :T]
         if scale is not None:
             out = out * scale.to(out.dtype)

@@ -182,7 +182,11 @@ class ScanStrategy(nn.Module):
         Bsz, K, C, L = y.shape
         idx = self._index(H, W, y.device)
         out = y.new_zeros(Bsz, C, H * W + int(idx.has_padding))
-        out.index_add_(2, idx.gather, y.transpose(1, 2).reshape(Bsz, C, K * L))
+        src = y.transpose(1, 2).reshape(Bsz, C, K * L)
+        if torch.jit.is_tracing():  # the ONNX tracer's index_add keeps one of the repeated indices: scatter-add instead
+            out = out.scatter_add(2, idx.gather.view(1, 1, -1).expand(Bsz, C, -1), src)
+        else:
+            out.index_add_(2, idx.gather, src)
         if idx.has_padding:
             out = out[:, :, : H * W]
         if self.merge_mode == "mean":

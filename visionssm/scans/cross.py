@@ -43,6 +43,9 @@ class CrossScan(ScanStrategy):
         if not _fast_path(self, CrossScan):
             return None
         Bsz, C, H, W = x.shape
+        if torch.jit.is_tracing():  # the ONNX tracer drops copies into views of a fresh tensor: same tokens, functional
+            xs = torch.stack([x.flatten(2), x.transpose(2, 3).flatten(2)], dim=1)
+            return torch.cat([xs, xs.flip(-1)], dim=1)
         xs = x.new_empty(Bsz, 4, C, H * W)
         xs[:, 0].view(Bsz, C, H, W).copy_(x)
         xs[:, 1].view(Bsz, C, W, H).copy_(x.transpose(2, 3))
@@ -116,6 +119,9 @@ class Bidirectional2DScan(ScanStrategy):
         if not _fast_path(self, Bidirectional2DScan):
             return None
         Bsz, C, H, W = x.shape
+        if torch.jit.is_tracing():  # the ONNX tracer drops copies into views of a fresh tensor: same tokens, functional
+            xs = x.reshape(Bsz, 1, C, H * W).expand(Bsz, 2, C, H * W)
+            return torch.cat([xs, xs.flip(-1)], dim=1)
         xs = x.new_empty(Bsz, 4, C, H * W)
         xs[:, :2].copy_(x.reshape(Bsz, 1, C, H * W).expand(Bsz, 2, C, H * W))
         xs[:, 2:].copy_(xs[:, :2].flip(-1))

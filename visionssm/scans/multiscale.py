@@ -96,7 +96,11 @@ class MultiScaleScan(ScanStrategy):
         Bsz, _, C, _ = y_half.shape
         h, w = half_resolution_size(H, W)
         out = y_half.new_zeros(Bsz, C, h * w)
-        out.index_add_(2, self._half_order(H, W, y_half.device), y_half[:, 0])
+        order = self._half_order(H, W, y_half.device)
+        if torch.jit.is_tracing():  # the ONNX tracer's index_add keeps one of the repeated indices: scatter-add instead
+            out = out.scatter_add(2, order.view(1, 1, -1).expand(Bsz, C, -1), y_half[:, 0])
+        else:
+            out.index_add_(2, order, y_half[:, 0])
         up = F.interpolate(out.view(Bsz, C, h, w), size=(H, W), mode="bilinear", align_corners=False)
         return y_full[:, 0].reshape(Bsz, C, H, W) + up
 

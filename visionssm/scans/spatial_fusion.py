@@ -86,7 +86,8 @@ class SpatialFusionScan(ScanStrategy):
         """Fuse state maps h (B', d_inner, H, W) with replicate padding; same shape out."""
         fusion = fusion or self.fusion
         if fusion == "auto":
-            fusion = "dilated" if torch.is_grad_enabled() and self.training else "merged"
+            # tracing (ONNX export): the merged kernel is built by in-place writes the tracer cannot size
+            fusion = "dilated" if (torch.is_grad_enabled() and self.training) or torch.jit.is_tracing() else "merged"
         half = self.kernel_size // 2
         if fusion == "merged":
             pad = half * max(self.dilations)
