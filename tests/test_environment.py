@@ -9,7 +9,8 @@ import pytest
 
 
 @pytest.mark.parametrize("module", ["mmengine", "mmcv", "mmdet", "mmseg", "pycocotools", "nibabel", "h5py", "scipy",
-                                    "sklearn", "triton", "safetensors", "albumentations", "cv2"])
+                                    "sklearn", "triton", "safetensors", "albumentations", "cv2", "onnx",
+                                    "onnxruntime", "onnxscript"])
 def test_documented_extras_are_installed(module):
     importlib.import_module(module)
 
