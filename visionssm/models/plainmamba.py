@@ -150,13 +150,18 @@ class PlainMambaMixer(nn.Module):
         self.D.fill_(1.0)
         trunc_normal_(self.direction_Bs, std=0.02)
 
-    def _codes(self, H: int, W: int, device) -> torch.Tensor:
-        if hasattr(self.scan, "direction_codes"):
-            return self.scan.direction_codes(H, W, device)
-        cache = self.__dict__.setdefault("_move_code_cache", {})
+    def _route(self, H: int, W: int, device) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(orders, codes), each (K, H·W), built and checked once per (H, W, device)."""
+        cache = self.__dict__.setdefault("_route_cache", {})
         key = (H, W, str(device))
         if key not in cache:
-            cache[key] = move_codes(self.scan.token_orders(H, W, "cpu"), W).to(device)
+            orders = self.scan.token_orders(H, W, "cpu")
+            if orders.shape[1] != H * W or bool((orders < 0).any()):
+                raise ValueError(f"scan {self.scan.scan_name!r} pads or skips tokens on a {H}x{W} grid; PlainMamba "
+                                 f"needs a strategy whose routes visit every token once (e.g. 'snake')")
+            codes = (self.scan.direction_codes(H, W, "cpu") if hasattr(self.scan, "direction_codes")
+                     else move_codes(orders, W))
+            cache[key] = (orders.to(device), codes.to(device))
         return cache[key]
 
     def forward(self, x: torch.Tensor, hw: Tuple[int, int], keep: Optional[torch.Tensor] = None,
@@ -180,8 +185,7 @@ class PlainMambaMixer(nn.Module):
         dt, Bm, Cm = torch.split(self.x_proj(xc.transpose(1, 2)), [self.dt_rank, N, N], dim=-1)
         dt = self.dt_proj(dt).transpose(1, 2)  # (B, E, L), includes the dt bias once
         Bm, Cm = Bm.transpose(1, 2), Cm.transpose(1, 2)  # (B, N, L)
-        orders = self.scan.token_orders(H, W, x.device)  # (K, L)
-        codes = self._codes(H, W, x.device)  # (K, L)
+        orders, codes = self._route(H, W, x.device)  # (K, L) each
         A = -torch.exp(self.A_log.float()).repeat(K, 1)
         D = self.D.float().repeat(K)
         bias = self.dt_proj.bias.float()
