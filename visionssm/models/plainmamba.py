@@ -209,7 +209,7 @@ class PlainMambaMixer(nn.Module):
 
     def _scan_full(self, xc, dt, Bm, Cm, orders, codes, A, D, bias, keep, H, W):
         Bsz, E, L = xc.shape
-        K, N = orders.shape[0], self.d_state
+        K = orders.shape[0]
         u = xc[:, :, orders.reshape(-1)].view(Bsz, E, K, L).transpose(1, 2)  # (B, K, E, L)
         if self.scan_params == "raster":  # every route reads Δ/B/C of row-major token t at its step t
             dts, Bs, Cs = (t.unsqueeze(1).expand(-1, K, -1, -1) for t in (dt, Bm, Cm))
