@@ -580,9 +580,9 @@ def plainmamba_l3(pretrained: bool = False, **kwargs) -> PlainMamba:
 
 
 SMALL_TEST_CONFIGS = {
-    "plainmamba_l1": {"embed_dim": 32, "depth": 2, "img_size": 64},
-    "plainmamba_l2": {"embed_dim": 48, "depth": 2, "img_size": 64},
-    "plainmamba_l3": {"embed_dim": 64, "depth": 2, "img_size": 64},
+    "plainmamba_l1": {"embed_dim": 32, "depth": 3, "img_size": 64},
+    "plainmamba_l2": {"embed_dim": 48, "depth": 3, "img_size": 64},
+    "plainmamba_l3": {"embed_dim": 64, "depth": 3, "img_size": 64},
 }
 
 
