@@ -96,6 +96,14 @@ class ConvPatchEmbed(nn.Module):
         return self.proj(x)
 
 
+def _check_finite(delta: torch.Tensor) -> None:
+    """The op's NaN/Inf guard on Δ as one reduction (any NaN/Inf makes the sum non-finite), not elementwise; skipped
+    on CUDA, where it would synchronise."""
+    if delta.device.type != "cuda" and not bool(torch.isfinite(delta.detach().sum(dtype=torch.float32))):
+        raise ValueError("PlainMambaMixer: Δ contains NaN or Inf (or overflows float32); check the dt projection and "
+                         "its inputs (or the learning rate) upstream of the scan.")
+
+
 class PlainMambaMixer(nn.Module):
     """PlainMamba's 2D selective-scan mixer (``PlainMamba2D``), with optional token pruning.
 
@@ -212,18 +220,21 @@ class PlainMambaMixer(nn.Module):
         K = orders.shape[0]
         u = xc[:, :, orders.reshape(-1)].view(Bsz, E, K, L).transpose(1, 2)  # (B, K, E, L)
         if self.scan_params == "raster":  # every route reads Δ/B/C of row-major token t at its step t
-            dts, Bs, Cs = (t.unsqueeze(1).expand(-1, K, -1, -1) for t in (dt, Bm, Cm))
+            dts, Bs, Cs = dt.unsqueeze(1).expand(-1, K, -1, -1), Bm.unsqueeze(1), Cm.unsqueeze(1)  # C: one group
         else:
             dts, Bs, Cs = self._step_params(dt, Bm, Cm, orders.expand(Bsz, K, L))
         Bs = Bs + self.direction_Bs[codes].transpose(1, 2).to(Bs.dtype)  # (B, K, N, L)
         u, dts = u.reshape(Bsz, K * E, L), dts.reshape(Bsz, K * E, L)
         if keep is None:
-            y = selective_scan(u, dts.contiguous(), A, Bs.contiguous(), Cs.contiguous(), D, None, bias.repeat(K), True,
-                               backend=self.backend)
+            _check_finite(dts)
+            y = selective_scan(u, dts, A, Bs.contiguous(), Cs.contiguous(), D, None, bias.repeat(K), True,
+                               backend=self.backend, check_finite=False)
         else:
             step_keep = keep[:, orders.reshape(-1)].view(Bsz, K, 1, L).expand(-1, -1, E, -1).reshape(Bsz, K * E, L)
             delta = aligned_delta(dts, bias.repeat(K), step_keep)
-            y = selective_scan(u, delta, A, Bs.contiguous(), Cs.contiguous(), D, None, None, False, backend=self.backend)
+            _check_finite(delta)
+            y = selective_scan(u, delta, A, Bs.contiguous(), Cs.contiguous(), D, None, None, False, backend=self.backend,
+                               check_finite=False)
         return self.scan.merge(y.view(Bsz, K, E, L), H, W).reshape(Bsz, E, L)
 
     def _scan_compact(self, xc, dt, Bm, Cm, orders, codes, A, D, bias, index):
@@ -239,7 +250,9 @@ class PlainMambaMixer(nn.Module):
         Bs = Bs + self.direction_Bs[step_codes].transpose(2, 3).to(Bs.dtype)
         u, dts = u.reshape(Bsz, K * E, T), dts.reshape(Bsz, K * E, T)
         delta = F.softplus(dts.float() + bias.repeat(K)[:, None]).to(dts.dtype)
-        y = selective_scan(u, delta, A, Bs.contiguous(), Cs.contiguous(), D, None, None, False, backend=self.backend)
+        _check_finite(delta)
+        y = selective_scan(u, delta, A, Bs.contiguous(), Cs.contiguous(), D, None, None, False, backend=self.backend,
+                           check_finite=False)
         rank = keep.long().cumsum(1) - 1  # raster position → index among the kept tokens
         pos = torch.gather(rank, 1, tok.reshape(Bsz, K * T))
         out = y.new_zeros(Bsz, E, T)

@@ -1,0 +1,214 @@
+"""Token pruning on real data: dense vs naive (EViT gather) vs aligned (Δ = 0) PlainMamba on scikit-learn's digits.
+
+A small PlainMamba (8×8 tokens) is trained densely, then each pruning setting is evaluated zero-shot (the dense
+weights) and after a short fine-tune with pruning on; FLOPs come from ``visionssm.benchmark.count_flops`` and CPU
+throughput from timed eval forwards. Writes ``benchmarks/PRUNING.md`` (table) and ``benchmarks/pruning.json``.
+
+    PYTHONPATH=. python benchmarks/pruning.py            # ~20 min on one share of 2 busy cores
+    PYTHONPATH=. python benchmarks/pruning.py --quick    # smoke run (a few epochs)
+"""
+import argparse
+import copy
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import visionssm  # noqa: F401  (registers the models)
+from visionssm.benchmark import count_flops
+from visionssm.data.digits import stratified_split
+from visionssm.models.plainmamba import PlainMamba
+
+HERE = Path(__file__).resolve().parent
+IMG = 32
+MODEL_KW = dict(img_size=IMG, patch_size=4, in_chans=1, num_classes=10, embed_dim=32, depth=4,
+                num_convs_patch_embed=0, layers_with_dwconv=(), d_state=4)
+
+
+def load_data(seed: int = 0):
+    """Digits (1797 8×8 images), the quickstart's stratified 80/20 split, upsampled to 32×32, standardised."""
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    x = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    x = F.interpolate(x, size=(IMG, IMG), mode="bilinear", align_corners=False)
+    x = (x - x.mean()) / x.std()
+    y = torch.tensor(d.target, dtype=torch.long)
+    train, val = stratified_split(d.target, 0.2, seed)
+    return (x[train], y[train]), (x[val], y[val])
+
+
+def augment(x: torch.Tensor, gen: torch.Generator, shift: int = 3) -> torch.Tensor:
+    """Random translation by up to ``shift`` pixels (one crop per image from a zero-padded copy)."""
+    B, _, H, W = x.shape
+    pad = F.pad(x, (shift, shift, shift, shift), value=float(x.min()))
+    dy = torch.randint(0, 2 * shift + 1, (B,), generator=gen)
+    dx = torch.randint(0, 2 * shift + 1, (B,), generator=gen)
+    rows = (dy[:, None] + torch.arange(H)[None])[:, None, :, None].expand(B, 1, H, W + 2 * shift)
+    out = torch.gather(pad, 2, rows)
+    cols = (dx[:, None] + torch.arange(W)[None])[:, None, None, :].expand(B, 1, H, W)
+    return torch.gather(out, 3, cols)
+
+
+def train(model: PlainMamba, data, epochs: int, lr: float, seed: int, batch: int = 128) -> None:
+    (x, y), _ = data
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
+    steps = epochs * ((len(x) + batch - 1) // batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
+    model.train()
+    for _ in range(epochs):
+        perm = torch.randperm(len(x), generator=gen)
+        for i in range(0, len(x), batch):
+            idx = perm[i:i + batch]
+            loss = F.cross_entropy(model(augment(x[idx], gen)), y[idx], label_smoothing=0.1)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+    model.eval()
+
+
+@torch.no_grad()
+def accuracy(model: PlainMamba, data) -> float:
+    _, (x, y) = data
+    model.eval()
+    correct = sum(int((model(x[i:i + 256]).argmax(1) == y[i:i + 256]).sum()) for i in range(0, len(x), 256))
+    return 100.0 * correct / len(x)
+
+
+@torch.no_grad()
+def throughput(model: PlainMamba, batch: int = 128, repeats: int = 7) -> float:
+    """Images/s of eval forwards on a fixed batch (median of ``repeats`` after two warm-ups)."""
+    x = torch.randn(batch, 1, IMG, IMG)
+    model.eval()
+    for _ in range(2):
+        model(x)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        model(x)
+        times.append(time.perf_counter() - t)
+    return batch / statistics.median(times)
+
+
+def settings(ratios: List[float], layers: tuple) -> List[Dict]:
+    out = [{"name": "dense", "pruning": None}]
+    for r in ratios:
+        out.append({"name": f"naive r={r}", "pruning": dict(layers=layers, keep_ratio=r, method="naive")})
+        out.append({"name": f"aligned r={r}", "pruning": dict(layers=layers, keep_ratio=r, method="aligned")})
+    return out
+
+
+def run(args) -> Dict:
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    data = load_data(args.seed)
+    dense = PlainMamba(**MODEL_KW)
+    t0 = time.time()
+    train(dense, data, args.epochs, args.lr, args.seed)
+    log = {"dense_train_s": time.time() - t0}
+    dense_flops = count_flops(dense, (1, IMG, IMG)).flops
+    rows = []
+    for s in settings(args.ratios, tuple(args.layers)):
+        model = copy.deepcopy(dense)
+        model.set_pruning(s["pruning"])
+        row = {"setting": s["name"], "pruning": s["pruning"]}
+        row["flops"] = count_flops(model, (1, IMG, IMG)).flops
+        row["flops_saved_pct"] = 100.0 * (1 - row["flops"] / dense_flops)
+        row["zero_shot"] = accuracy(model, data)
+        if s["pruning"] is None:
+            row["fine_tuned"] = row["zero_shot"]
+        else:
+            torch.manual_seed(args.seed + 1)
+            train(model, data, args.ft_epochs, args.ft_lr, args.seed + 1)
+            row["fine_tuned"] = accuracy(model, data)
+        row["img_per_s"] = throughput(model)
+        rows.append(row)
+        print(f"{row['setting']:>16}: {row['flops'] / 1e6:6.2f} MFLOPs ({row['flops_saved_pct']:4.1f}% saved)  "
+              f"zero-shot {row['zero_shot']:5.2f}  fine-tuned {row['fine_tuned']:5.2f}  {row['img_per_s']:7.1f} img/s",
+              flush=True)
+    # score ablation: zero-shot aligned pruning at the smallest keep ratio with each score
+    ablation = []
+    for score in ("clipped", "unclipped", "l1", "l2"):
+        model = copy.deepcopy(dense)
+        model.set_pruning(dict(layers=tuple(args.layers), keep_ratio=min(args.ratios), score=score))
+        ablation.append({"score": score, "zero_shot": accuracy(model, data)})
+    # aligned in place (no compaction) for the speed comparison
+    model = copy.deepcopy(dense)
+    model.set_pruning(dict(layers=tuple(args.layers), keep_ratio=min(args.ratios), compact=False))
+    inplace = {"keep_ratio": min(args.ratios), "img_per_s": throughput(model),
+               "flops": count_flops(model, (1, IMG, IMG)).flops}
+    return {"settings": vars(args), "model": {k: (list(v) if isinstance(v, tuple) else v) for k, v in MODEL_KW.items()},
+            "environment": {"torch": torch.__version__, "cpu": platform.processor() or platform.machine(),
+                            "threads": args.threads}, "dense_flops": dense_flops, "rows": rows,
+            "score_ablation": ablation, "aligned_in_place": inplace, **log}
+
+
+def markdown(res: Dict) -> str:
+    s = res["settings"]
+    dense = res["rows"][0]
+    lines = [
+        "# Token pruning: dense vs naive vs aligned (measured)",
+        "",
+        "Generated by `PYTHONPATH=. python benchmarks/pruning.py` "
+        f"(epochs {s['epochs']}, fine-tune {s['ft_epochs']}, seed {s['seed']}, {s['threads']} CPU thread(s), "
+        f"torch {res['environment']['torch']}).",
+        "",
+        f"Data: scikit-learn's handwritten digits (1437 train / 360 val, the quickstart's split), upsampled to "
+        f"{IMG}×{IMG}. Model: PlainMamba, width {MODEL_KW['embed_dim']}, {MODEL_KW['depth']} layers, d_state "
+        f"{MODEL_KW['d_state']}, /4 stem → 8×8 = 64 tokens, snake scans. Pruning after blocks {s['layers']} "
+        "(each keeps the given ratio of the tokens left), clipped score. FLOPs: `visionssm.benchmark.count_flops` "
+        "(one multiply-add = 1 FLOP; scan 9·B·L·D·N). Throughput: eval forwards, batch 128, median of 7.",
+        "",
+        "| Setting | MFLOPs | FLOPs saved | Top-1 zero-shot | Top-1 fine-tuned | CPU img/s | Speed-up |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in res["rows"]:
+        lines.append(f"| {r['setting']} | {r['flops'] / 1e6:.2f} | {r['flops_saved_pct']:.1f}% | {r['zero_shot']:.2f} | "
+                     f"{r['fine_tuned']:.2f} | {r['img_per_s']:.0f} | {r['img_per_s'] / dense['img_per_s']:.2f}× |")
+    ip = res["aligned_in_place"]
+    lines += [
+        "",
+        f"Aligned without compaction (masking in place, r={ip['keep_ratio']}): {ip['flops'] / 1e6:.2f} MFLOPs, "
+        f"{ip['img_per_s']:.0f} img/s ({ip['img_per_s'] / dense['img_per_s']:.2f}×): the same outputs as the "
+        "compacted path (tested), none of the savings.",
+        "",
+        f"Score ablation (aligned, r={min(s['ratios'])}, zero-shot top-1): "
+        + ", ".join(f"{a['score']} {a['zero_shot']:.2f}" for a in res["score_ablation"]) + ".",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> Dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--ft-epochs", type=int, default=2)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--ft-lr", type=float, default=5e-4)
+    p.add_argument("--ratios", type=float, nargs="+", default=[0.7, 0.5])
+    p.add_argument("--layers", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true", help="2 epochs + 1 fine-tune epoch (smoke run)")
+    p.add_argument("--out", default=str(HERE))
+    args = p.parse_args(argv)
+    if args.quick:
+        args.epochs, args.ft_epochs = 2, 1
+    res = run(args)
+    out = Path(args.out)
+    suffix = "_quick" if args.quick else ""
+    (out / f"pruning{suffix}.json").write_text(json.dumps(res, indent=1) + "\n")
+    (out / f"PRUNING{suffix}.md").write_text(markdown(res))
+    np.set_printoptions()
+    return res
+
+
+if __name__ == "__main__":
+    main()
