@@ -212,7 +212,7 @@ def markdown(res: Dict) -> str:
         f"Score ablation (aligned, r={min(s['ratios'])}, zero-shot top-1): "
         + ", ".join(f"{a['score']} {a['zero_shot']:.2f}" for a in res["score_ablation"]) + ".",
         "",
-    ] + (speed_markdown(res["speed"]) if "speed" in res else []) + NOTES
+    ] + summary(res) + (speed_markdown(res["speed"]) if "speed" in res else []) + NOTES
     return "\n".join(lines)
 
 
@@ -222,6 +222,30 @@ SPEED_MODELS = {
         dict(embed_dim=384, depth=8, num_convs_patch_embed=2, layers_with_dwconv=(), num_classes=1000), 224,
         (1, 3), 0.5, 4, 5),
 }
+
+
+def summary(res: Dict) -> List[str]:
+    """The issue's targets, read off this run."""
+    rows = {r["setting"]: r for r in res["rows"]}
+    dense = res["rows"][0]
+    lines = ["## Against the targets", ""]
+    for r in res["settings"]["ratios"]:
+        n, a = rows[f"naive r={r}"], rows[f"aligned r={r}"]
+        lines.append(f"- r={r}: aligned vs naive zero-shot {a['zero_shot']:.2f} vs {n['zero_shot']:.2f}, fine-tuned "
+                     f"{a['fine_tuned']:.2f} vs {n['fine_tuned']:.2f} (aligned saves {a['flops_saved_pct']:.1f}% of "
+                     f"the FLOPs, naive {n['flops_saved_pct']:.1f}%: naive also drops the grid-sized conv work).")
+    best = max((r for r in res["rows"][1:] if r["setting"].startswith("aligned")), key=lambda r: r["flops_saved_pct"])
+    lines += [
+        f"- Largest saving measured here: aligned {best['setting'].split()[-1]}, {best['flops_saved_pct']:.1f}% fewer "
+        f"FLOPs, fine-tuned {best['fine_tuned']:.2f} vs dense {dense['fine_tuned']:.2f}. The ≥30% FLOPs point of the "
+        "target was not trained on digits (a 4-layer model pruned after blocks 1 and 2 tops out near 20%); the "
+        "L2-width timing below reaches 29% with layers (1, 3) at r=0.5.",
+        "- Caveats: one seed; the dense model trained 8 epochs and the pruned ones get 2 more (fine-tuning), so "
+        "'fine-tuned' above dense is extra training, not pruning helping; 360 validation images (1 image = 0.28 "
+        "points).",
+        "",
+    ]
+    return lines
 
 
 def speed_markdown(speed_rows: Dict) -> List[str]:

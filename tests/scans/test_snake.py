@@ -93,3 +93,13 @@ def test_registered_and_merge_inverts_scan(name):
 def test_move_codes_name_line_wraps_by_row_change():
     raster = torch.arange(6)[None]  # 2 x 3 grid, row-major: right, right, wrap down, right, right
     assert move_codes(raster, 3).tolist() == [[0, RIGHT, RIGHT, DOWN, RIGHT, RIGHT]]
+
+
+@pytest.mark.parametrize("family", ["test_vmamba", "test_vim"])
+def test_other_families_take_snake(family):
+    import timm
+
+    import visionssm  # noqa: F401  (registers the models)
+    model = timm.create_model(family, scan="snake", num_classes=3).eval()
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 64, 64)).shape == (1, 3)
