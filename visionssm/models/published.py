@@ -55,6 +55,7 @@ _EVM = "efficient_vmamba_readme"
 _MSV = "msvmamba_readme"
 _SPM = "spatial_mamba_readme"
 _VSSD = "vssd_readme"
+_PLM = "plainmamba_readme"
 
 SOURCES: Dict[str, Source] = {
     _VMAMBA_PERF: Source("MzeroMiko/VMamba assets/performance.md (README 'Main Results')",
@@ -69,6 +70,8 @@ SOURCES: Dict[str, Source] = {
                  "https://github.com/EdwardChasel/Spatial-Mamba/blob/71221ebfaa5fe797445be0292f0ec7048fe457c1/README.md"),
     _VSSD: Source("YuHengsss/VSSD readme",
                   "https://github.com/YuHengsss/VSSD/blob/87b753b356dd0cd176a6356fdb82fa536d8435eb/readme.md"),
+    _PLM: Source("ChenhongyiYang/PlainMamba README",
+                 "https://github.com/ChenhongyiYang/PlainMamba/blob/0975a1d0d8bca50e7b85cf15e53de2a383ae12a0/README.md"),
 }
 
 _IN1K = ("image-classification", "ImageNet-1k")
@@ -163,6 +166,10 @@ PUBLISHED: Dict[str, VariantFacts] = {
                           extra=(_top1(84.5, _VSSD, "224x224, trained with MESA (vssd_small_e300_with_mesa.pth)"),)),
     "vssd_base": _simple("VSSD-Base", _VSSD, 84.7, 89, 16.1,
                          extra=(_top1(85.4, _VSSD, "224x224, trained with MESA (vssd_base_e300_with_mesa.pth)"),)),
+    # PlainMamba: README (its Mask R-CNN rows use the PlainMamba-Adapter, a different detection backbone)
+    "plainmamba_l1": _simple("PlainMamba-L1", _PLM, 77.9, 7.3, None, seg=(44.1, None), extra=(_top5(94.0, _PLM),)),
+    "plainmamba_l2": _simple("PlainMamba-L2", _PLM, 81.6, 25.7, None, seg=(46.8, None), extra=(_top5(95.6, _PLM),)),
+    "plainmamba_l3": _simple("PlainMamba-L3", _PLM, 82.3, 50.5, None, seg=(49.1, None), extra=(_top5(95.9, _PLM),)),
 }
 
 FAMILY_FACTS: Dict[str, FamilyFacts] = {
@@ -263,6 +270,24 @@ FAMILY_FACTS: Dict[str, FamilyFacts] = {
 }""",
         license_note="the official repository has no LICENSE file",
         fixtures=(("vssd", ("vssd_micro", "vssd_tiny", "vssd_small", "vssd_base")),)),
+    "plainmamba": FamilyFacts(
+        title="PlainMamba: Improving Non-Hierarchical Mamba in Visual Recognition", paper_id="arXiv:2403.17695",
+        repo="https://github.com/ChenhongyiYang/PlainMamba", commit="0975a1d0d8bca50e7b85cf15e53de2a383ae12a0",
+        description=(
+            "A plain (non-hierarchical) backbone at a constant /16 resolution: a small convolutional stem, then "
+            "identical 2D Mamba layers. Each layer runs a depthwise 7x7 conv and four selective scans along "
+            "zig-zag (snake) routes that always step to a grid neighbour, with one shared set of SSM parameters "
+            "and a learned bias on B for the direction of each step; the four outputs are summed. No class token: "
+            "mean pooling and a linear head."),
+        bibtex="""@inproceedings{Yang_2024_BMVC,
+  author={Chenhongyi Yang and Zehui Chen and Miguel Espinosa and Linus Ericsson and Zhenyu Wang and Jiaming Liu and Elliot J. Crowley},
+  title={PlainMamba: Improving Non-Hierarchical Mamba in Visual Recognition},
+  booktitle={35th British Machine Vision Conference 2024, {BMVC} 2024, Glasgow, UK, November 25-28, 2024},
+  publisher={BMVA},
+  year={2024}
+}""",
+        license_note="official repository: Apache License 2.0",
+        fixtures=(("plainmamba", ("plainmamba_l1", "plainmamba_l2", "plainmamba_l3")),)),
 }
 
 
@@ -289,6 +314,8 @@ PARAM_COUNTS: Dict[str, float] = {
     "spatial_mamba_tiny": 27.0, "spatial_mamba_small": 43.0, "spatial_mamba_base": 96.0,
     # VSSD readme "#params" (whole millions)
     "vssd_micro": 14, "vssd_tiny": 24, "vssd_small": 40, "vssd_base": 89,
+    # PlainMamba README "#Params (M)" (the official code builds 7,551,656 / 26,145,832 / 50,956,456)
+    "plainmamba_l1": 7.3, "plainmamba_l2": 25.7, "plainmamba_l3": 50.5,
 }
 
 
