@@ -55,6 +55,9 @@ _EVM = "efficient_vmamba_readme"
 _MSV = "msvmamba_readme"
 _SPM = "spatial_mamba_readme"
 _VSSD = "vssd_readme"
+_EVIM = "efficientvim_readme"
+_EVIM_DET = "efficientvim_det_logs"
+_EVIM_SEG = "efficientvim_seg_log"
 
 SOURCES: Dict[str, Source] = {
     _VMAMBA_PERF: Source("MzeroMiko/VMamba assets/performance.md (README 'Main Results')",
@@ -69,6 +72,14 @@ SOURCES: Dict[str, Source] = {
                  "https://github.com/EdwardChasel/Spatial-Mamba/blob/71221ebfaa5fe797445be0292f0ec7048fe457c1/README.md"),
     _VSSD: Source("YuHengsss/VSSD readme",
                   "https://github.com/YuHengsss/VSSD/blob/87b753b356dd0cd176a6356fdb82fa536d8435eb/readme.md"),
+    _EVIM: Source("mlvlab/EfficientViM README",
+                  "https://github.com/mlvlab/EfficientViM/blob/304340cb9c339b61669250d058525c9cdadd5e93/README.md"),
+    _EVIM_DET: Source("mlvlab/EfficientViM detection/logs (last evaluation of efficientViM_mask_rcnn.json, "
+                      "efficientViM_retina.json)",
+                      "https://github.com/mlvlab/EfficientViM/tree/304340cb9c339b61669250d058525c9cdadd5e93/detection/logs"),
+    _EVIM_SEG: Source("mlvlab/EfficientViM segmentation/logs/efficientViM_ade20k.json (best evaluation)",
+                      "https://github.com/mlvlab/EfficientViM/blob/304340cb9c339b61669250d058525c9cdadd5e93/"
+                      "segmentation/logs/efficientViM_ade20k.json"),
 }
 
 _IN1K = ("image-classification", "ImageNet-1k")
@@ -113,6 +124,14 @@ def _simple(name, source, top1, params, gflops, dets=(), seg=None, extra=()) -> 
     if seg:
         results += _upernet(*seg, source)
     return VariantFacts(name, params, gflops, source, None, results)
+
+
+def _efficientvim(name, e300, e450, dist, params, mflops, size=224, downstream=()) -> VariantFacts:
+    res = f"{size}x{size}"
+    results = (_top1(e300, _EVIM, f"{res}, 300 epochs (EfficientViM_{name}_e300.pth)"),
+               _top1(e450, _EVIM, f"{res}, 450 epochs (EfficientViM_{name}_e450.pth)"),
+               _top1(dist, _EVIM, f"{res}, 300 epochs with DeiT distillation (efficientvim_{name.lower()}_dist in timm)"))
+    return VariantFacts(f"EfficientViM-{name}", params, mflops / 1000, _EVIM, None, results + tuple(downstream))
 
 
 PUBLISHED: Dict[str, VariantFacts] = {
@@ -163,6 +182,16 @@ PUBLISHED: Dict[str, VariantFacts] = {
                           extra=(_top1(84.5, _VSSD, "224x224, trained with MESA (vssd_small_e300_with_mesa.pth)"),)),
     "vssd_base": _simple("VSSD-Base", _VSSD, 84.7, 89, 16.1,
                          extra=(_top1(85.4, _VSSD, "224x224, trained with MESA (vssd_base_e300_with_mesa.pth)"),)),
+    # EfficientViM: README tables (FLOPs at the listed resolution; M4 at 256x256), downstream: the official logs
+    "efficientvim_m1": _efficientvim("M1", 72.9, 73.5, 74.6, 6.7, 239),
+    "efficientvim_m2": _efficientvim("M2", 75.4, 75.8, 76.7, 13.9, 355),
+    "efficientvim_m3": _efficientvim("M3", 77.6, 77.9, 79.1, 16.6, 656),
+    "efficientvim_m4": _efficientvim("M4", 79.4, 79.6, 80.7, 19.6, 1111, size=256, downstream=(
+        Result("object-detection", "COCO", "box AP", 39.7, "Mask R-CNN 1x, EfficientViTFPN neck", _EVIM_DET),
+        Result("object-detection", "COCO", "mask AP", 36.4, "Mask R-CNN 1x, EfficientViTFPN neck", _EVIM_DET),
+        Result("object-detection", "COCO", "box AP", 38.8, "RetinaNet 1x, EfficientViTFPN neck", _EVIM_DET),
+        Result("semantic-segmentation", "ADE20K", "mIoU (ss)", 41.3, "Semantic FPN 40k (8 GPUs), 512x512",
+               _EVIM_SEG))),
 }
 
 FAMILY_FACTS: Dict[str, FamilyFacts] = {
@@ -263,6 +292,24 @@ FAMILY_FACTS: Dict[str, FamilyFacts] = {
 }""",
         license_note="the official repository has no LICENSE file",
         fixtures=(("vssd", ("vssd_micro", "vssd_tiny", "vssd_small", "vssd_base")),)),
+    "efficientvim": FamilyFacts(
+        title="EfficientViM: Efficient Vision Mamba with Hidden State Mixer based State Space Duality",
+        paper_id="arXiv:2411.15241", repo="https://github.com/mlvlab/EfficientViM",
+        commit="304340cb9c339b61669250d058525c9cdadd5e93",
+        description=(
+            "A light-weight 3-stage backbone (a stride-16 convolutional stem, then strides 16, 32, 64) whose token "
+            "mixer is HSM-SSD: the SSD dual form as two matrix products over a small hidden state (49/25/9 states), "
+            "with the channel mixing and gating applied to the hidden state instead of the tokens; no scan order. "
+            "The classifier fuses the pooled hidden states of every stage with the pooled final map. The model is "
+            "timm's implementation (timm >= 1.0.30); visionssm converts the official checkpoints into it."),
+        bibtex="""@inproceedings{lee2025efficientvim,
+  title={EfficientViM: Efficient Vision Mamba with Hidden State Mixer based State Space Duality},
+  author={Lee, Sanghyeok and Choi, Joonmyung and Kim, Hyunwoo J.},
+  booktitle={Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition},
+  year={2025}
+}""",
+        license_note="official repository: MIT License",
+        fixtures=(("efficientvim", ("efficientvim_m1", "efficientvim_m2", "efficientvim_m3", "efficientvim_m4")),)),
 }
 
 
@@ -289,6 +336,8 @@ PARAM_COUNTS: Dict[str, float] = {
     "spatial_mamba_tiny": 27.0, "spatial_mamba_small": 43.0, "spatial_mamba_base": 96.0,
     # VSSD readme "#params" (whole millions)
     "vssd_micro": 14, "vssd_tiny": 24, "vssd_small": 40, "vssd_base": 89,
+    # EfficientViM README "#params" (timm's models count 6,679,458 / 13,903,842 / 16,604,174 / 19,606,505)
+    "efficientvim_m1": 6.7, "efficientvim_m2": 13.9, "efficientvim_m3": 16.6, "efficientvim_m4": 19.6,
 }
 
 
