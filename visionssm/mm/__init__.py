@@ -32,6 +32,7 @@ from .optim import TimmParamGroupsConstructor  # noqa: E402
 from .registry import DATASETS, METRICS, MODELS, OPTIM_WRAPPER_CONSTRUCTORS, TRANSFORMS, register_into_openmmlab  # noqa: E402
 from .simple_pyramid import VisionSSMSimplePyramid  # noqa: E402
 from .transforms import PackClsInputs, TimmClsTransform  # noqa: E402
+from .transposed_fpn import TransposedFPN  # noqa: E402,F401  (EfficientViM's detection neck)
 
 register_into_openmmlab(VisionSSMBackbone, VisionSSMSimplePyramid)
 
