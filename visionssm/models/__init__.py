@@ -9,7 +9,7 @@ from visionssm.convert.common import allow_official_config_containers
 
 from ._test_variants import is_test_variant
 
-FAMILIES = ("vmamba", "vim", "efficient_vmamba", "msvmamba", "spatial_mamba", "vssd", "efficientvim")
+FAMILIES = ("vmamba", "vim", "efficient_vmamba", "msvmamba", "spatial_mamba", "vssd", "efficientvim", "rsmamba")
 _timm_before = set(timm.list_models())
 allow_official_config_containers()  # official release files carry pickled configs; see convert/common.py
 

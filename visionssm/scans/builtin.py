@@ -9,6 +9,7 @@ from . import (
     multihead,  # noqa: F401
     multiscale,  # noqa: F401
     ncssd,  # noqa: F401
+    shuffle,  # noqa: F401
     spatial_fusion,  # noqa: F401
     zigzag,  # noqa: F401
 )
