@@ -47,6 +47,7 @@ class FamilyFacts:
     bibtex: str
     license_note: str
     fixtures: Tuple[Tuple[str, Tuple[str, ...]], ...] = field(default=())  # (fixture dir, variants it anchors)
+    datasets: Tuple[str, ...] = ("ImageNet-1k",)  # what the released weights were trained on (cards, front matter)
 
 
 _VMAMBA_PERF = "vmamba_performance"
@@ -58,6 +59,7 @@ _VSSD = "vssd_readme"
 _EVIM = "efficientvim_readme"
 _EVIM_DET = "efficientvim_det_logs"
 _EVIM_SEG = "efficientvim_seg_log"
+_RSM = "rsmamba_configs"
 
 SOURCES: Dict[str, Source] = {
     _VMAMBA_PERF: Source("MzeroMiko/VMamba assets/performance.md (README 'Main Results')",
@@ -80,6 +82,8 @@ SOURCES: Dict[str, Source] = {
     _EVIM_SEG: Source("mlvlab/EfficientViM segmentation/logs/efficientViM_ade20k.json (best evaluation)",
                       "https://github.com/mlvlab/EfficientViM/blob/304340cb9c339b61669250d058525c9cdadd5e93/"
                       "segmentation/logs/efficientViM_ade20k.json"),
+    _RSM: Source("KyanChen/RSMamba configs/rsmamba (rsmamba_{uc,aid,nwpu}_{b,l,h}.py) and RSMamba.arch_zoo",
+                 "https://github.com/KyanChen/RSMamba/tree/3fa3056316f1412851e484384e9f206e0a11bf2b/configs/rsmamba"),
 }
 
 _IN1K = ("image-classification", "ImageNet-1k")
@@ -192,6 +196,10 @@ PUBLISHED: Dict[str, VariantFacts] = {
         Result("object-detection", "COCO", "box AP", 38.8, "RetinaNet 1x, EfficientViTFPN neck", _EVIM_DET),
         Result("semantic-segmentation", "ADE20K", "mIoU (ss)", 41.3, "Semantic FPN 40k (8 GPUs), 512x512",
                _EVIM_SEG))),
+    # RSMamba: the README has no results table and the paper reports per-dataset scores, not one per variant here
+    "rsmamba_b": VariantFacts("RSMamba-B", None, None, _RSM),
+    "rsmamba_l": VariantFacts("RSMamba-L", None, None, _RSM),
+    "rsmamba_h": VariantFacts("RSMamba-H", None, None, _RSM),
 }
 
 FAMILY_FACTS: Dict[str, FamilyFacts] = {
@@ -310,6 +318,27 @@ FAMILY_FACTS: Dict[str, FamilyFacts] = {
 }""",
         license_note="official repository: MIT License",
         fixtures=(("efficientvim", ("efficientvim_m1", "efficientvim_m2", "efficientvim_m3", "efficientvim_m4")),)),
+    "rsmamba": FamilyFacts(
+        title="RSMamba: Remote Sensing Image Classification with State Space Model", paper_id="arXiv:2403.19654",
+        repo="https://github.com/KyanChen/RSMamba", commit="3fa3056316f1412851e484384e9f206e0a11bf2b",
+        description=(
+            "A plain (non-hierarchical) Mamba for remote-sensing scene classification: 16x16 patches at stride 8, a "
+            "learned position embedding, no class token. Every layer runs one Mamba mixer along three token orders "
+            "(forward, reversed and randomly shuffled: the 'shuffle' scan) and fuses them with a learned softmax "
+            "gate over their mean-pooled outputs; the image feature is the normalised token mean. The official code "
+            "draws a new shuffle at every forward, also at inference; here inference uses a fixed, seeded shuffle per "
+            "layer (training reshuffles as the official code does). The authors released fine-tunes on UC Merced, "
+            "AID and NWPU-RESISC45 (no ImageNet model); the paper's abstract reports F1 95.25 / 92.63 / 95.18 on "
+            "those datasets for its best model."),
+        bibtex="""@article{chen2024rsmamba,
+  title={RSMamba: Remote Sensing Image Classification with State Space Model},
+  author={Chen, Keyan and Chen, Bowen and Liu, Chenyang and Li, Wenyuan and Zou, Zhengxia and Shi, Zhenwei},
+  journal={IEEE Geoscience and Remote Sensing Letters},
+  year={2024}
+}""",
+        license_note="official repository: Apache License 2.0",
+        fixtures=(("rsmamba", ("rsmamba_b", "rsmamba_l", "rsmamba_h")),),
+        datasets=("UC Merced", "AID", "NWPU-RESISC45")),
 }
 
 
@@ -338,6 +367,9 @@ PARAM_COUNTS: Dict[str, float] = {
     "vssd_micro": 14, "vssd_tiny": 24, "vssd_small": 40, "vssd_base": 89,
     # EfficientViM README "#params" (timm's models count 6,679,458 / 13,903,842 / 16,604,174 / 19,606,505)
     "efficientvim_m1": 6.7, "efficientvim_m2": 13.9, "efficientvim_m3": 16.6, "efficientvim_m4": 19.6,
+    # RSMamba: no published counts; the released architectures (RSMamba.arch_zoo, 224x224, UC Merced's 21 classes)
+    # counted here; tests/models/test_rsmamba.py checks our count equals the official class's on the fixture
+    "rsmamba_b": 6.381, "rsmamba_l": 16.247, "rsmamba_h": 33.053,
 }
 
 

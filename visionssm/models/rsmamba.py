@@ -165,7 +165,7 @@ class RSMamba(nn.Module):
         self.pos_embed = nn.Parameter(torch.zeros(1, self.grid_size[0] * self.grid_size[1], embed_dim))
         self.pos_drop = nn.Dropout(pos_drop_rate)
         self.pre_norm = nn.LayerNorm(embed_dim, eps=norm_eps)
-        dpr = torch.linspace(0, drop_path_rate, depth).tolist()
+        dpr = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]  # no tensors: builds on meta
         d_inner = d_inner or 2 * embed_dim
         self.blocks = nn.ModuleList()
         for i in range(depth):
