@@ -180,7 +180,7 @@ def render_card(name: str, flops: Optional[Dict[str, Any]] = None, throughput: O
 
     # ---- official results
     out += ["## Official results", ""]
-    if pub:
+    if pub and pub.results:
         out += ["| Task | Dataset | Metric | Value | Setting | Source |", "|---|---|---|---|---|---|"]
         for r in pub.results:
             src = SOURCES[r.source]

@@ -335,7 +335,7 @@ default_cfgs = generate_default_cfgs({
 
 
 def _create_rsmamba(variant: str, pretrained: bool = False, **kwargs) -> RSMamba:
-    out_indices = kwargs.pop("out_indices", 3)
+    out_indices = kwargs.pop("out_indices", min(3, kwargs.get("depth", 3)))  # the last 3 layers' token maps
     return build_model_with_cfg(RSMamba, variant, pretrained, pretrained_filter_fn=checkpoint_filter_fn,
                                 feature_cfg={"out_indices": out_indices, "feature_cls": "getter"}, **kwargs)
 
