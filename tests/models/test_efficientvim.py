@@ -112,3 +112,21 @@ def test_mm_backbone_wrapper(official):
         assert len(by_name(torch.randn(1, 3, 64, 64))) == 3
     for got, want in zip(outs, features[:3]):
         torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("trans,extra,sides", [(2, "pool", [32, 16, 8, 4, 2]), (1, "on_input", [16, 8, 4, 2, 1])])
+def test_transposed_fpn_levels(trans, extra, sides):
+    """The detection neck of the configs: Mask R-CNN levels 4..64 (two transposed convs, pooled top), RetinaNet
+    8..128 (one transposed conv, a stride-2 conv on the last map)."""
+    pytest.importorskip("mmengine")
+    from visionssm.mm import VisionSSMBackbone
+    from visionssm.mm.transposed_fpn import TransposedFPN
+
+    backbone = VisionSSMBackbone(model_name="test_efficientvim", out_indices=(0, 1, 2)).eval()
+    neck = TransposedFPN(backbone.channels, 8, num_outs=5, num_trans_levels=trans, extra=extra)
+    neck.init_weights()
+    with torch.no_grad():
+        outs = neck(backbone(torch.randn(1, 3, 128, 128)))
+    assert [o.shape[-1] for o in outs] == sides and all(o.shape[1] == 8 for o in outs)
+    with pytest.raises(ValueError, match="fewer than the 3 inputs"):
+        TransposedFPN(backbone.channels, 8, num_outs=4, num_trans_levels=2)
