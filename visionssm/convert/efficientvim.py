@@ -1,8 +1,8 @@
 """EfficientViM (mlvlab/EfficientViM) official checkpoints and constructor kwargs → timm's ``EfficientViM``.
 
 The model itself is timm's (``timm.models.efficientvim``, timm >= 1.0.30), not a copy: its module names are the
-official ones, so conversion only unwraps the training envelope (``{'model'}``; ``{'model_ema'}`` when only the EMA
-copy is there), reshapes the official ``(1, C, 1)`` / ``(1, C, 1, 1)`` LayerNorm affine tensors to ``(C,)`` and
+official ones, so conversion only unwraps the training envelope (``from_official`` reads ``'model'``, as the official
+loader does; timm's ``pretrained=True`` route prefers ``'model_ema'``, the weights behind the paper's numbers), reshapes the official ``(1, C, 1)`` / ``(1, C, 1, 1)`` LayerNorm affine tensors to ``(C,)`` and
 drops the distillation head for non-distilled models. ``mixer.A`` is kept although it cannot change any output
 (it is added to ``dt`` before a softmax over tokens, which is shift invariant).
 """
