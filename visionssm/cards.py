@@ -72,7 +72,7 @@ def measured_throughput(name: str, results: Optional[Sequence[Dict[str, Any]]],
 
 
 def _yaml_front_matter(name: str, family: str, cfg: Dict[str, Any]) -> List[str]:
-    from visionssm.models.published import PUBLISHED
+    from visionssm.models.published import FAMILY_FACTS, PUBLISHED
 
     lic = (cfg.get("license") or "unknown").lower()
     lines = ["---"]
@@ -82,7 +82,7 @@ def _yaml_front_matter(name: str, family: str, cfg: Dict[str, Any]) -> List[str]
         lines += ["license: other", f"license_name: {lic}"]
     lines += ["library_name: timm", "pipeline_tag: image-classification", "tags:"]
     lines += [f"- {t}" for t in ("image-classification", "timm", "visionssm", "state-space-model", "mamba", family)]
-    datasets = ["imagenet-1k"]
+    datasets = [_DATASET_IDS.get(d, d.lower().replace(" ", "-")) for d in FAMILY_FACTS[family].datasets]
     facts = PUBLISHED.get(name)
     if facts:
         for r in facts.results:
@@ -91,7 +91,7 @@ def _yaml_front_matter(name: str, family: str, cfg: Dict[str, Any]) -> List[str]
                 datasets.append(ds)
     lines.append("datasets:")
     lines += [f"- {d}" for d in datasets]
-    top1 = [r for r in facts.results if r.metric == "top-1"] if facts else []
+    top1 = [r for r in facts.results if r.metric == "top-1" and r.dataset == "ImageNet-1k"] if facts else []
     if top1:
         r = top1[0]
         lines += ["model-index:", f"- name: {name}", "  results:", "  - task:", "      type: image-classification",
@@ -173,14 +173,14 @@ def render_card(name: str, flops: Optional[Dict[str, Any]] = None, throughput: O
         out.append(f"- **Feature maps (`features_only=True`):** {chans} (channels@stride)")
     out.append(f"- **Paper:** [{fam.title}](https://arxiv.org/abs/{fam.paper_id.split(':', 1)[1]})")
     out.append(f"- **Original code:** {fam.repo} (checked against commit `{fam.commit[:8]}`)")
-    out.append("- **Dataset:** ImageNet-1k")
+    out.append(f"- **Dataset:** {', '.join(fam.datasets)}")
     weights = cfg.get("hf_hub_id") and f"https://huggingface.co/{cfg['hf_hub_id']}" or cfg.get("url") or cfg.get("origin_url")
     out.append(f"- **Official weights:** {weights or 'none released'}; licence `{cfg.get('license')}` ({fam.license_note})")
     out.append("")
 
     # ---- official results
     out += ["## Official results", ""]
-    if pub:
+    if pub and pub.results:
         out += ["| Task | Dataset | Metric | Value | Setting | Source |", "|---|---|---|---|---|---|"]
         for r in pub.results:
             src = SOURCES[r.source]

@@ -24,8 +24,8 @@ _RAN = {}  # backbone config -> output (channels, strides): each distinct backbo
 
 
 def _small_kwargs(model_name: str) -> dict:
-    import timm
-    module = importlib.import_module(timm.models.model_entrypoint(model_name).__module__)
+    from visionssm.cards import family_of  # the visionssm family module (EfficientViM's models are timm's own)
+    module = importlib.import_module(f"visionssm.models.{family_of(model_name)}")
     kw = dict(module.SMALL_TEST_CONFIGS[model_name])
     kw.pop("test_input_size", None)
     return kw
@@ -86,8 +86,9 @@ def test_config_builds(path: Path):
         with torch.no_grad():
             feats = backbone.eval()(torch.randn(1, 3, 64, 64))
         _RAN[key] = ([f.shape[1] for f in feats], [64 // f.shape[-1] for f in feats])
-    assert _RAN[key] == (ch, [4, 8, 16, 32])
-    if path.parent.name == "detection":
+    strides = list(getattr(backbone, "strides", [4, 8, 16, 32]))  # EfficientViM: 16, 32, 64
+    assert _RAN[key] == (ch, strides) and strides in ([4, 8, 16, 32], [16, 32, 64])
+    if model_cfg.get("neck") is not None:  # detection, Semantic FPN: the neck takes the backbone's maps
         assert len(model_cfg.neck.in_channels) == len(ch)
         model_cfg.neck.in_channels = ch
     else:

@@ -38,8 +38,10 @@ from .loading import init_model_from_checkpoint, load_model_checkpoint, without_
 from .metrics import TopKAccuracy  # noqa: E402
 from .optim import TimmParamGroupsConstructor  # noqa: E402
 from .registry import DATASETS, METRICS, MODELS, OPTIM_WRAPPER_CONSTRUCTORS, TRANSFORMS, register_into_openmmlab  # noqa: E402
+from .scene_folder import SceneFolder  # noqa: E402,F401  (RSMamba's remote-sensing datasets)
 from .simple_pyramid import VisionSSMSimplePyramid  # noqa: E402
 from .transforms import PackClsInputs, TimmClsTransform  # noqa: E402
+from .transposed_fpn import TransposedFPN  # noqa: E402,F401  (EfficientViM's detection neck)
 
 register_into_openmmlab(VisionSSMBackbone, VisionSSMSimplePyramid)
 

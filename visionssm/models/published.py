@@ -47,6 +47,7 @@ class FamilyFacts:
     bibtex: str
     license_note: str
     fixtures: Tuple[Tuple[str, Tuple[str, ...]], ...] = field(default=())  # (fixture dir, variants it anchors)
+    datasets: Tuple[str, ...] = ("ImageNet-1k",)  # what the released weights were trained on (cards, front matter)
 
 
 _VMAMBA_PERF = "vmamba_performance"
@@ -56,6 +57,10 @@ _MSV = "msvmamba_readme"
 _SPM = "spatial_mamba_readme"
 _VSSD = "vssd_readme"
 _PLM = "plainmamba_readme"
+_EVIM = "efficientvim_readme"
+_EVIM_DET = "efficientvim_det_logs"
+_EVIM_SEG = "efficientvim_seg_log"
+_RSM = "rsmamba_configs"
 
 SOURCES: Dict[str, Source] = {
     _VMAMBA_PERF: Source("MzeroMiko/VMamba assets/performance.md (README 'Main Results')",
@@ -72,6 +77,16 @@ SOURCES: Dict[str, Source] = {
                   "https://github.com/YuHengsss/VSSD/blob/87b753b356dd0cd176a6356fdb82fa536d8435eb/readme.md"),
     _PLM: Source("ChenhongyiYang/PlainMamba README",
                  "https://github.com/ChenhongyiYang/PlainMamba/blob/0975a1d0d8bca50e7b85cf15e53de2a383ae12a0/README.md"),
+    _EVIM: Source("mlvlab/EfficientViM README",
+                  "https://github.com/mlvlab/EfficientViM/blob/304340cb9c339b61669250d058525c9cdadd5e93/README.md"),
+    _EVIM_DET: Source("mlvlab/EfficientViM detection/logs (last evaluation of efficientViM_mask_rcnn.json, "
+                      "efficientViM_retina.json)",
+                      "https://github.com/mlvlab/EfficientViM/tree/304340cb9c339b61669250d058525c9cdadd5e93/detection/logs"),
+    _EVIM_SEG: Source("mlvlab/EfficientViM segmentation/logs/efficientViM_ade20k.json (best evaluation)",
+                      "https://github.com/mlvlab/EfficientViM/blob/304340cb9c339b61669250d058525c9cdadd5e93/"
+                      "segmentation/logs/efficientViM_ade20k.json"),
+    _RSM: Source("KyanChen/RSMamba configs/rsmamba (rsmamba_{uc,aid,nwpu}_{b,l,h}.py) and RSMamba.arch_zoo",
+                 "https://github.com/KyanChen/RSMamba/tree/3fa3056316f1412851e484384e9f206e0a11bf2b/configs/rsmamba"),
 }
 
 _IN1K = ("image-classification", "ImageNet-1k")
@@ -116,6 +131,14 @@ def _simple(name, source, top1, params, gflops, dets=(), seg=None, extra=()) -> 
     if seg:
         results += _upernet(*seg, source)
     return VariantFacts(name, params, gflops, source, None, results)
+
+
+def _efficientvim(name, e300, e450, dist, params, mflops, size=224, downstream=()) -> VariantFacts:
+    res = f"{size}x{size}"
+    results = (_top1(e300, _EVIM, f"{res}, 300 epochs (EfficientViM_{name}_e300.pth)"),
+               _top1(e450, _EVIM, f"{res}, 450 epochs (EfficientViM_{name}_e450.pth)"),
+               _top1(dist, _EVIM, f"{res}, 300 epochs with DeiT distillation (efficientvim_{name.lower()}_dist in timm)"))
+    return VariantFacts(f"EfficientViM-{name}", params, mflops / 1000, _EVIM, None, results + tuple(downstream))
 
 
 PUBLISHED: Dict[str, VariantFacts] = {
@@ -170,6 +193,20 @@ PUBLISHED: Dict[str, VariantFacts] = {
     "plainmamba_l1": _simple("PlainMamba-L1", _PLM, 77.9, 7.3, None, seg=(44.1, None), extra=(_top5(94.0, _PLM),)),
     "plainmamba_l2": _simple("PlainMamba-L2", _PLM, 81.6, 25.7, None, seg=(46.8, None), extra=(_top5(95.6, _PLM),)),
     "plainmamba_l3": _simple("PlainMamba-L3", _PLM, 82.3, 50.5, None, seg=(49.1, None), extra=(_top5(95.9, _PLM),)),
+    # EfficientViM: README tables (FLOPs at the listed resolution; M4 at 256x256), downstream: the official logs
+    "efficientvim_m1": _efficientvim("M1", 72.9, 73.5, 74.6, 6.7, 239),
+    "efficientvim_m2": _efficientvim("M2", 75.4, 75.8, 76.7, 13.9, 355),
+    "efficientvim_m3": _efficientvim("M3", 77.6, 77.9, 79.1, 16.6, 656),
+    "efficientvim_m4": _efficientvim("M4", 79.4, 79.6, 80.7, 19.6, 1111, size=256, downstream=(
+        Result("object-detection", "COCO", "box AP", 39.7, "Mask R-CNN 1x, EfficientViTFPN neck", _EVIM_DET),
+        Result("object-detection", "COCO", "mask AP", 36.4, "Mask R-CNN 1x, EfficientViTFPN neck", _EVIM_DET),
+        Result("object-detection", "COCO", "box AP", 38.8, "RetinaNet 1x, EfficientViTFPN neck", _EVIM_DET),
+        Result("semantic-segmentation", "ADE20K", "mIoU (ss)", 41.3, "Semantic FPN 40k (8 GPUs), 512x512",
+               _EVIM_SEG))),
+    # RSMamba: the README has no results table and the paper reports per-dataset scores, not one per variant here
+    "rsmamba_b": VariantFacts("RSMamba-B", None, None, _RSM),
+    "rsmamba_l": VariantFacts("RSMamba-L", None, None, _RSM),
+    "rsmamba_h": VariantFacts("RSMamba-H", None, None, _RSM),
 }
 
 FAMILY_FACTS: Dict[str, FamilyFacts] = {
@@ -288,6 +325,45 @@ FAMILY_FACTS: Dict[str, FamilyFacts] = {
 }""",
         license_note="official repository: Apache License 2.0",
         fixtures=(("plainmamba", ("plainmamba_l1", "plainmamba_l2", "plainmamba_l3")),)),
+    "efficientvim": FamilyFacts(
+        title="EfficientViM: Efficient Vision Mamba with Hidden State Mixer based State Space Duality",
+        paper_id="arXiv:2411.15241", repo="https://github.com/mlvlab/EfficientViM",
+        commit="304340cb9c339b61669250d058525c9cdadd5e93",
+        description=(
+            "A light-weight 3-stage backbone (a stride-16 convolutional stem, then strides 16, 32, 64) whose token "
+            "mixer is HSM-SSD: the SSD dual form as two matrix products over a small hidden state (49/25/9 states), "
+            "with the channel mixing and gating applied to the hidden state instead of the tokens; no scan order. "
+            "The classifier fuses the pooled hidden states of every stage with the pooled final map. The model is "
+            "timm's implementation (timm >= 1.0.30); visionssm converts the official checkpoints into it."),
+        bibtex="""@inproceedings{lee2025efficientvim,
+  title={EfficientViM: Efficient Vision Mamba with Hidden State Mixer based State Space Duality},
+  author={Lee, Sanghyeok and Choi, Joonmyung and Kim, Hyunwoo J.},
+  booktitle={Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition},
+  year={2025}
+}""",
+        license_note="official repository: MIT License",
+        fixtures=(("efficientvim", ("efficientvim_m1", "efficientvim_m2", "efficientvim_m3", "efficientvim_m4")),)),
+    "rsmamba": FamilyFacts(
+        title="RSMamba: Remote Sensing Image Classification with State Space Model", paper_id="arXiv:2403.19654",
+        repo="https://github.com/KyanChen/RSMamba", commit="3fa3056316f1412851e484384e9f206e0a11bf2b",
+        description=(
+            "A plain (non-hierarchical) Mamba for remote-sensing scene classification: 16x16 patches at stride 8, a "
+            "learned position embedding, no class token. Every layer runs one Mamba mixer along three token orders "
+            "(forward, reversed and randomly shuffled: the 'shuffle' scan) and fuses them with a learned softmax "
+            "gate over their mean-pooled outputs; the image feature is the normalised token mean. The official code "
+            "draws a new shuffle at every forward, also at inference; here inference uses a fixed, seeded shuffle per "
+            "layer (training reshuffles as the official code does). The authors released fine-tunes on UC Merced, "
+            "AID and NWPU-RESISC45 (no ImageNet model); the paper's abstract reports F1 95.25 / 92.63 / 95.18 on "
+            "those datasets for its best model."),
+        bibtex="""@article{chen2024rsmamba,
+  title={RSMamba: Remote Sensing Image Classification with State Space Model},
+  author={Chen, Keyan and Chen, Bowen and Liu, Chenyang and Li, Wenyuan and Zou, Zhengxia and Shi, Zhenwei},
+  journal={IEEE Geoscience and Remote Sensing Letters},
+  year={2024}
+}""",
+        license_note="official repository: Apache License 2.0",
+        fixtures=(("rsmamba", ("rsmamba_b", "rsmamba_l", "rsmamba_h")),),
+        datasets=("UC Merced", "AID", "NWPU-RESISC45")),
 }
 
 
@@ -316,6 +392,11 @@ PARAM_COUNTS: Dict[str, float] = {
     "vssd_micro": 14, "vssd_tiny": 24, "vssd_small": 40, "vssd_base": 89,
     # PlainMamba README "#Params (M)" (the official code builds 7,551,656 / 26,145,832 / 50,956,456)
     "plainmamba_l1": 7.3, "plainmamba_l2": 25.7, "plainmamba_l3": 50.5,
+    # EfficientViM README "#params" (timm's models count 6,679,458 / 13,903,842 / 16,604,174 / 19,606,505)
+    "efficientvim_m1": 6.7, "efficientvim_m2": 13.9, "efficientvim_m3": 16.6, "efficientvim_m4": 19.6,
+    # RSMamba: no published counts; the released architectures (RSMamba.arch_zoo, 224x224, UC Merced's 21 classes)
+    # counted here; tests/models/test_rsmamba.py checks our count equals the official class's on the fixture
+    "rsmamba_b": 6.381, "rsmamba_l": 16.247, "rsmamba_h": 33.053,
 }
 
 

@@ -8,6 +8,7 @@ from . import (
     local,  # noqa: F401
     multihead,  # noqa: F401
     multiscale,  # noqa: F401
+    shuffle,  # noqa: F401
     snake,  # noqa: F401
     spatial_fusion,  # noqa: F401
     zigzag,  # noqa: F401
