@@ -35,7 +35,7 @@ from visionssm.convert.common import checked_weights, unwrap_state_dict
 from visionssm.convert.rsmamba import convert_official, is_official
 from visionssm.kernels import selective_scan
 from visionssm.layers.ssm import DirectionalSSM, resolve_dt_rank
-from visionssm.scans import build_scan
+from visionssm.scans import get_scan
 
 from ._test_variants import TEST_CFG
 
@@ -81,10 +81,7 @@ class GatedPathMambaMixer(nn.Module):
     def __init__(self, dim: int, d_inner: int, d_state: int = 16, d_conv: int = 4, dt_rank="auto", scan="shuffle",
                  bias: bool = False, conv_bias: bool = True, backend: str = "auto"):
         super().__init__()
-        self.scan = build_scan(scan)
-        if self.scan.kind != "scan":
-            raise ValueError(f"GatedPathMambaMixer needs a token-order scan such as 'shuffle' or 'bidirectional'; "
-                             f"{self.scan.scan_name!r} is a {self.scan.kind!r}")
+        self.scan = get_scan(scan, d_inner=d_inner)
         self.num_paths = K = self.scan.num_directions
         self.d_inner, self.backend = d_inner, backend
         self.in_proj = nn.Linear(dim, 2 * d_inner, bias=bias)
@@ -169,7 +166,7 @@ class RSMamba(nn.Module):
         d_inner = d_inner or 2 * embed_dim
         self.blocks = nn.ModuleList()
         for i in range(depth):
-            scan_i = build_scan(scan, seed=shuffle_seed + i, random_in_eval=shuffle_random_in_eval) \
+            scan_i = get_scan(scan, dict(seed=shuffle_seed + i, random_in_eval=shuffle_random_in_eval)) \
                 if scan == "shuffle" else scan
             mixer = GatedPathMambaMixer(embed_dim, d_inner, d_state, d_conv, dt_rank, scan_i, backend=backend)
             self.blocks.append(RSMambaLayer(mixer, dpr[i]))
