@@ -22,6 +22,9 @@ FAMILY_VARIANTS: Dict[str, str] = {
     "vssd": "vssd_micro",
 }
 FAMILIES = tuple(FAMILY_VARIANTS)
+# Families added in this wave whose compile / export / fx / ONNX paths are not made traceable yet (known gap,
+# tracked in issue 15): they are listed here so that a new family cannot drop out of these tests unnoticed.
+NOT_YET_DEPLOYABLE = ("plainmamba", "efficientvim", "rsmamba")
 # VSSD mixes tokens with non-causal SSD (matrix products), not the selective-scan op
 USES_SCAN_OP = tuple(f for f in FAMILIES if f != "vssd")
 INPUT_SIZE = 64

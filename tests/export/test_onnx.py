@@ -86,7 +86,10 @@ FAMILY_SMALL = {  # one small config per family (each family's SMALL_TEST_CONFIG
 def test_every_family_is_covered():
     from visionssm.models import FAMILIES
 
-    assert set(FAMILY_SMALL) == set(FAMILIES)
+    from .families import NOT_YET_DEPLOYABLE
+
+    assert set(FAMILY_SMALL) | set(NOT_YET_DEPLOYABLE) == set(FAMILIES)
+    assert not set(FAMILY_SMALL) & set(NOT_YET_DEPLOYABLE)
 
 
 @pytest.mark.parametrize("family", sorted(FAMILY_SMALL))

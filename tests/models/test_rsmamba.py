@@ -87,7 +87,7 @@ def test_forward_reverse_gate_path_and_unsupported_settings(official):
     assert two.blocks[0].mixer.num_paths == 2 and two.blocks[0].mixer.gate.weight.shape == (2, 64)
     with pytest.raises(NotImplementedError, match="cls_position='head'"):
         from_official("rsmamba", {**cfg, "backbone": {**cfg["backbone"], "cls_position": "head"}})
-    with pytest.raises(ValueError, match="token-order scan"):
+    with pytest.raises(ValueError, match="not a scan order"):
         GatedPathMambaMixer(16, 32, scan="ncssd")
 
 

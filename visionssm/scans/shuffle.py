@@ -15,7 +15,7 @@ too, so its predictions change from run to run. Here:
 gather and the inverse); ``scan``/``merge``/``forward`` draw once per call. The merge is a plain mean; RSMamba's
 gated fusion (a learned softmax over the three mean-pooled paths) lives in its model file.
 """
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional
 
 import torch
 from torch import nn
@@ -91,7 +91,8 @@ class ShuffleScan(ScanStrategy):
         back = torch.gather(y, 3, inverse[None, :, None, :].expand(Bsz, K, C, L))
         return back.mean(1).view(Bsz, C, H, W)
 
-    def forward(self, x: torch.Tensor, ssm: nn.Module) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, ssm: nn.Module, raw: Optional[torch.Tensor] = None,
+                norm: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> torch.Tensor:
         H, W = x.shape[-2:]
         orders = self.orders(H, W, x.device)
         return self.merge(ssm(self.scan(x, orders)), H, W, orders)
