@@ -3,7 +3,7 @@
 # norm), 8 GPUs x 4 images, AdamW lr 2e-4, wd 1e-4, poly decay (power 0.9, min lr 1e-6) over 40k iterations.
 _base_ = [
     'mmseg::_base_/models/fpn_r50.py',
-    'mmseg::_base_/datasets/ade20k.py',
+    './_base_/ade20k-512x512_checked.py',
     'mmseg::_base_/default_runtime.py',
 ]
 custom_imports = dict(imports=['visionssm.mm'], allow_failed_imports=False)
@@ -30,5 +30,3 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(checkpoint=dict(by_epoch=False, interval=4000, save_best='mIoU', rule='greater'))
 train_dataloader = dict(batch_size=4)  # per GPU, 8 GPUs
-val_dataloader = dict(batch_size=1)
-test_dataloader = val_dataloader

@@ -40,7 +40,12 @@ def offline(monkeypatch):
 def _small(model_name: str) -> dict:
     import timm
 
-    module = importlib.import_module(timm.models.model_entrypoint(model_name).__module__)
+    import visionssm.models
+
+    modules = [importlib.import_module(timm.models.model_entrypoint(model_name).__module__)]
+    modules += [importlib.import_module(f"visionssm.models.{f}") for f in visionssm.models.FAMILIES]
+    # a family built on timm's own model (EfficientViM) keeps its small configs in its visionssm module
+    module = next(m for m in modules if model_name in getattr(m, "SMALL_TEST_CONFIGS", {}))
     kw = dict(module.SMALL_TEST_CONFIGS[model_name])
     kw.pop("test_input_size", None)
     return kw
@@ -67,7 +72,7 @@ def _shrink(model_cfg) -> None:
     ch = probe.feature_info.channels()
     if "neck" in model_cfg:
         model_cfg.neck.in_channels = ch
-    if "decode_head" in model_cfg:
+    if "decode_head" in model_cfg and "neck" not in model_cfg:  # a neck (Semantic FPN) keeps the head's inputs
         model_cfg.decode_head.in_channels = ch
         if model_cfg.get("auxiliary_head"):
             model_cfg.auxiliary_head.in_channels = ch[model_cfg.auxiliary_head.in_index]

@@ -20,7 +20,7 @@ def resolve_dt_rank(dt_rank: Union[int, str], dim: int) -> int:
 
 def _tracing() -> bool:
     """True while torch.compile / torch.export / torch.fx trace the caller: no host reads then."""
-    if torch.compiler.is_compiling() or torch.fx._symbolic_trace.is_fx_tracing():
+    if torch.compiler.is_compiling() or torch.fx._symbolic_trace.is_fx_symbolic_tracing() or torch.jit.is_tracing():
         return True
     is_exporting = getattr(torch.compiler, "is_exporting", None)
     return bool(is_exporting is not None and is_exporting())
